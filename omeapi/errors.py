@@ -28,9 +28,7 @@ class ApiError(Exception):
 
     __slots__ = ("headers", "status", "text")
 
-    def __init__(
-        self, status: int, text: str, headers: Sequence[tuple[str, str]] = ()
-    ) -> None:
+    def __init__(self, status: int, text: str, headers: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(text)
         self.status = status
         self.text = text
