@@ -1,0 +1,84 @@
+"""The request and response values the handler works on: plain data, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+__all__ = ["ApiRequest", "ApiResponse"]
+
+
+def _lower_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    # A repeated header: the last value wins, as in OME's parser.
+    return {name.lower(): value.strip(" \t\r\n") for name, value in pairs}
+
+
+@attrs.frozen
+class ApiRequest:
+    """One HTTP request as plain values.
+
+    ``path`` is the request path without the query string, percent-decoded once (as WSGI's
+    ``PATH_INFO`` already is); ``headers`` has lower-case names.  Use :meth:`build` to make
+    one from any header mapping.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes = b""
+    query: str = ""
+    client: str = ""
+    scheme: str = "http"
+
+    @classmethod
+    def build(
+        cls,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        *,
+        query: str = "",
+        client: str = "",
+        scheme: str = "http",
+    ) -> ApiRequest:
+        """A request with header names lower-cased and values trimmed."""
+        return cls(method.upper(), path, _lower_headers(headers), body, query, client, scheme)
+
+    def header(self, name: str) -> str | None:
+        """A header's value by lower-case name."""
+        return self.headers.get(name)
+
+    @property
+    def host(self) -> str | None:
+        """The ``Host`` header (HTTP/2's ``:authority`` maps to it)."""
+        return self.headers.get("host")
+
+    @property
+    def url(self) -> str:
+        """The request URL as OME rebuilds it: ``scheme://Host/path[?query]``."""
+        query = f"?{self.query}" if self.query else ""
+        return f"{self.scheme}://{self.host or ''}{self.path}{query}"
+
+
+@attrs.frozen
+class ApiResponse:
+    """One HTTP response: status, headers in order, body bytes.
+
+    ``Content-Length`` is already among the headers (a HEAD answer carries the length of the
+    body it leaves out); the server adds ``Date``.
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The first header called ``name`` (case-insensitive)."""
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None

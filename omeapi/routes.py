@@ -1,0 +1,116 @@
+"""The route table (data) and its matcher.
+
+Routes are tried in OME's registration order; the first whose method and path both match
+handles the request.  Paths are anchored regexes over the whole path, case-sensitive.  For
+speed, the routes of each method are compiled into one alternation, so a lookup is one regex
+match whatever the number of routes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import attrs
+
+__all__ = ["ROUTES", "Route", "RouteMatch", "Router"]
+
+_VHOST = r"/v1/vhosts/(?P<vhost>[^/]*)"
+_APPS = _VHOST + r"/apps"
+_APP = _APPS + r"/(?P<app>[^/:]*)"
+_STREAM = r"(?P<stream>[^/]*)"
+
+
+@attrs.frozen
+class Route:
+    """One entry: the methods, the path regex (named groups become parameters), the
+    controller's name, and whether the body is parsed as JSON before anything else."""
+
+    methods: frozenset[str]
+    pattern: str
+    action: str
+    body: bool = False
+
+
+def _r(methods: str, pattern: str, action: str, *, body: bool = False) -> Route:
+    return Route(frozenset(methods.split()), pattern, action, body)
+
+
+#: OME 0.20's v1 routes that omeapi serves, in OME's registration order.
+ROUTES: tuple[Route, ...] = (
+    _r("GET", r"/v1/version", "version"),
+    _r("POST", r"/v1/vhosts", "create_vhosts", body=True),
+    _r("GET", r"/v1/vhosts", "list_vhosts"),
+    _r("GET", _VHOST, "get_vhost"),
+    _r("DELETE", _VHOST, "delete_vhost"),
+    _r("POST", _APPS, "create_apps", body=True),
+    _r("GET", _APPS, "list_apps"),
+    _r("GET", _APP, "get_app"),
+    _r("PATCH", _APP, "patch_app", body=True),
+    _r("DELETE", _APP, "delete_app"),
+    _r("GET", _APP + r":", "get_app_raw"),
+    _r("POST", _APP + r"/outputProfiles", "create_profiles", body=True),
+    _r("GET", _APP + r"/outputProfiles", "list_profiles"),
+    _r("GET", _APP + r"/outputProfiles/(?P<profile>[^/]*)", "get_profile"),
+    _r("PATCH", _APP + r"/outputProfiles/(?P<profile>[^/]*)", "patch_profile", body=True),
+    _r("DELETE", _APP + r"/outputProfiles/(?P<profile>[^/]*)", "delete_profile"),
+)
+
+
+@attrs.frozen
+class RouteMatch:
+    """A route and the path parameters it captured."""
+
+    route: Route
+    params: dict[str, str]
+
+
+_GROUP = re.compile(r"\(\?P<(\w+)>")
+
+
+class _MethodTable:
+    """All routes of one method as one compiled alternation."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        parts: list[str] = []
+        #: per alternative: (route, index of its first parameter group, parameter names)
+        self.slots: dict[int, tuple[Route, int, tuple[str, ...]]] = {}
+        group = 0
+        for route in routes:
+            names = tuple(_GROUP.findall(route.pattern))
+            outer = group + 1
+            # Parameter groups are renamed to plain groups: names repeat across routes.
+            parts.append("(" + _GROUP.sub("(", route.pattern) + ")")
+            self.slots[outer] = (route, outer + 1, names)
+            group = outer + len(names)
+        self.regex = re.compile("|".join(parts)) if parts else None
+
+    def match(self, path: str) -> RouteMatch | None:
+        if self.regex is None:
+            return None
+        m = self.regex.fullmatch(path)
+        if m is None or m.lastindex is None:
+            return None
+        route, first, names = self.slots[m.lastindex]
+        groups = m.groups()
+        return RouteMatch(route, {name: groups[first - 1 + i] for i, name in enumerate(names)})
+
+
+class Router:
+    """Finds the route for a method and path; knows which methods a path allows."""
+
+    def __init__(self, routes: Sequence[Route] = ROUTES) -> None:
+        methods = sorted({m for r in routes for m in r.methods})
+        self._tables = {m: _MethodTable([r for r in routes if m in r.methods]) for m in methods}
+        # HEAD is answered wherever GET is.
+        if "GET" in self._tables:
+            self._tables["HEAD"] = self._tables["GET"]
+
+    def match(self, method: str, path: str) -> RouteMatch | None:
+        """The first route for ``method`` whose pattern matches ``path``."""
+        table = self._tables.get(method)
+        return None if table is None else table.match(path)
+
+    def allowed(self, path: str) -> list[str]:
+        """Every method some route accepts for ``path`` (for 405's ``Allow``)."""
+        return sorted(m for m, table in self._tables.items() if table.match(path) is not None)
