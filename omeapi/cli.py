@@ -38,7 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
     check = verbs.add_parser("check", help="validate a Server.xml and print a summary")
     check.add_argument("file", help="path to Server.xml")
     check.set_defaults(run=_check)
+    serve = verbs.add_parser("serve", help="serve the API of a Server.xml")
+    serve.add_argument("file", nargs="?", default="Server.xml", help="path to Server.xml")
+    serve.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
+    serve.add_argument("--address", help="listen on this address instead of <IP>")
+    serve.add_argument("--port", type=int, help="plain HTTP port instead of <Port>")
+    serve.add_argument("--tls-port", type=int, help="TLS port instead of <TLSPort>")
+    serve.set_defaults(run=_serve)
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # The servers live in the adapter package; the core imports it only for this verb.
+    try:
+        from omeapi_werkzeug.serve import run
+    except ImportError as exc:
+        print(f"omeapi serve needs the omeapi_werkzeug adapter: {exc}", file=sys.stderr)
+        return 1
+    return run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

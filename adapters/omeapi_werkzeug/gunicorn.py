@@ -1,0 +1,79 @@
+"""Serving with gunicorn (threaded worker), including certificate reloads.
+
+gunicorn asks its ``ssl_context`` hook for a context on every new TLS connection; the hook
+answers the context of the current certificate, which a reload replaces.  The listening
+socket and the running app (with its state) stay as they are.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from omeapi_werkzeug import create_app
+
+__all__ = ["CertificateHolder", "serve_gunicorn"]
+
+
+class CertificateHolder:
+    """The TLS context new connections get; :meth:`load` swaps in re-read files."""
+
+    def __init__(self, cert: str, key: str, chain: str = "") -> None:
+        from omeapi_werkzeug.serve import tls_context
+
+        self._lock = threading.Lock()
+        self._context = tls_context(cert, key, chain)
+
+    def load(self, cert: str, key: str, chain: str = "") -> None:
+        """Re-read the files; on failure the previous certificate stays."""
+        from omeapi_werkzeug.serve import tls_context
+
+        context = tls_context(cert, key, chain)
+        with self._lock:
+            self._context = context
+
+    def context(self, *_: Any) -> Any:
+        with self._lock:
+            return self._context
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.holder: CertificateHolder | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        spec = self.spec
+        settings: dict[str, Any] = {
+            "bind": [f"{spec['address']}:{spec['port']}"],
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": spec["threads"],
+            "accesslog": None,
+        }
+        if spec["tls"]:
+            cert, key, chain = spec["tls"]
+            settings.update(certfile=cert, keyfile=key)
+            self.holder = CertificateHolder(cert, key, chain)
+            holder = self.holder
+            settings["ssl_context"] = lambda conf, factory: holder.context()
+        for name, value in settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Any:
+        holder = self.holder
+
+        def on_api(api: Any) -> None:
+            if holder is not None:
+                api.certificates.subscribe(holder.load)
+
+        return create_app(self.spec["file"], on_api=on_api)
+
+
+def serve_gunicorn(spec: dict[str, Any]) -> int:
+    """Run gunicorn for one listener until it is told to stop."""
+    _Server(spec).run()
+    return 0

@@ -1,0 +1,233 @@
+"""``omeapi serve``: run the WSGI app the way OME runs its API server.
+
+``<Bind><Managers><API><Port>`` is served as plain HTTP and ``<TLSPort>`` with the
+``<Managers><Host><TLS>`` certificate, on the ``<Server><IP>`` address, with
+``<WorkerCount>`` threads.  The default server is granian; ``--server gunicorn`` uses
+gunicorn's threaded worker.  Each listener is one server process holding one ``Api``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from omeapi.config import ServerConfig, load_server_config
+from omeapi.errors import ConfigError
+
+__all__ = ["Listener", "listeners", "run", "tls_context"]
+
+#: Exit statuses: a broken config (1), the API switched off by the config (2).
+EXIT_CONFIG = 1
+EXIT_DISABLED = 2
+
+_ENV_SPEC = "OMEAPI_SERVE_SPEC"
+
+
+class Listener:
+    """One socket to serve: address, port, and TLS files (None for plain HTTP)."""
+
+    def __init__(
+        self, address: str, port: int, threads: int, tls: tuple[str, str, str] | None
+    ) -> None:
+        self.address = address
+        self.port = port
+        self.threads = threads
+        self.tls = tls
+
+    def __repr__(self) -> str:
+        kind = "https" if self.tls else "http"
+        return f"{kind}://{self.address}:{self.port}"
+
+
+def _address(ip: str) -> str:
+    # OME's `*` means every IPv4 address; `::` every IPv6 one.
+    return "0.0.0.0" if ip in ("*", "") else ip
+
+
+def listeners(
+    config: ServerConfig,
+    *,
+    address: str | None = None,
+    port: int | None = None,
+    tls_port: int | None = None,
+) -> list[Listener]:
+    """The listeners a config asks for (overrides first); empty when the API is off."""
+    binding = config.api_binding
+    if binding is None:
+        return []
+    host = address or _address(config.ips[0] if config.ips else "*")
+    threads = binding.worker_count or 4
+    out: list[Listener] = []
+    plain = port if port is not None else (binding.port.number if binding.port else None)
+    if plain is not None:
+        out.append(Listener(host, plain, threads, None))
+    secure = (
+        tls_port
+        if tls_port is not None
+        else (binding.tls_port.number if binding.tls_port else None)
+    )
+    if secure is not None:
+        managers = config.managers
+        tls = managers.host.tls if managers and managers.host else None
+        if tls is None:
+            raise ConfigError(
+                "TLSPort is set but <Managers><Host><TLS> is not: "
+                "the TLS listener has no certificate",
+                file=config.file,
+            )
+        out.append(
+            Listener(host, secure, threads, (tls.cert_path, tls.key_path, tls.chain_cert_path))
+        )
+    return out
+
+
+def _spec(args: argparse.Namespace, listener: Listener) -> dict[str, Any]:
+    return {
+        "file": os.path.abspath(args.file),
+        "address": listener.address,
+        "port": listener.port,
+        "threads": listener.threads,
+        "tls": listener.tls,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM / SIGINT; returns the exit status."""
+    try:
+        config = load_server_config(args.file)
+        chosen = listeners(config, address=args.address, port=args.port, tls_port=args.tls_port)
+        if chosen:
+            # Build the API once here so that config problems (an empty AccessToken …)
+            # are reported before any server starts.
+            from omeapi.handler import Api
+
+            Api(config)
+    except ConfigError as exc:
+        print(exc.located(), file=sys.stderr)
+        return EXIT_CONFIG
+    if not chosen:
+        print(
+            f"{args.file}: API Server is disabled by configuration "
+            "(no <Bind><Managers><API> with a <Port> or <TLSPort>)",
+            file=sys.stderr,
+        )
+        return EXIT_DISABLED
+    if len(chosen) == 1:
+        return _serve_one(args.server, _spec(args, chosen[0]))
+    return _serve_many(args, chosen)
+
+
+def _serve_many(args: argparse.Namespace, chosen: Sequence[Listener]) -> int:
+    """One child process per listener; stop them all when one stops or on a signal."""
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "omeapi_werkzeug.serve", args.server],
+            env={**os.environ, _ENV_SPEC: json.dumps(_spec(args, listener))},
+        )
+        for listener in chosen
+    ]
+
+    def stop(signum: int, frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    codes = [child.wait() for child in children]
+    return max(codes, default=0)
+
+
+def _serve_one(server: str, spec: dict[str, Any]) -> int:
+    print(
+        f"omeapi: serving {spec['file']} on {'https' if spec['tls'] else 'http'}://"
+        f"{spec['address']}:{spec['port']} with {server}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if server == "gunicorn":
+        from omeapi_werkzeug.gunicorn import serve_gunicorn
+
+        return serve_gunicorn(spec)
+    return _serve_granian(spec)
+
+
+# -------------------------------------------------------------------------------- granian
+
+
+def granian_app() -> Any:
+    """The WSGI app a granian worker loads (factory target; the spec is in the env)."""
+    from omeapi_werkzeug import create_app
+
+    spec = json.loads(os.environ[_ENV_SPEC])
+
+    def on_api(api: Any) -> None:
+        if spec["tls"]:
+            # granian re-reads the certificate files when it replaces its workers (SIGHUP to
+            # the main process), keeping the listening socket open.
+            api.certificates.subscribe(lambda *_: os.kill(os.getppid(), signal.SIGHUP))
+
+    return create_app(spec["file"], on_api=on_api)
+
+
+def _serve_granian(spec: dict[str, Any]) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ[_ENV_SPEC] = json.dumps(spec)
+    options: dict[str, Any] = {}
+    if spec["tls"]:
+        cert, key, _chain = spec["tls"]
+        options.update(ssl_cert=cert, ssl_key=key)
+    Granian(
+        "omeapi_werkzeug.serve:granian_app",
+        address=spec["address"],
+        port=spec["port"],
+        interface=Interfaces.WSGI,
+        workers=1,
+        blocking_threads=spec["threads"],
+        factory=True,
+        log_access=False,
+        **options,
+    ).serve()
+    return 0
+
+
+def _child_main(argv: Sequence[str]) -> int:
+    spec = json.loads(os.environ[_ENV_SPEC])
+    return _serve_one(argv[0] if argv else "granian", spec)
+
+
+def tls_context(cert: str, key: str, chain: str = "") -> ssl.SSLContext:
+    """A server TLS context for the configured files (the chain, if any, is sent too)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if chain:
+        # Serve the intermediates: append them after the leaf certificate.
+        combined = _combined_chain(cert, chain)
+        context.load_cert_chain(combined, key)
+        os.unlink(combined)
+    else:
+        context.load_cert_chain(cert, key)
+    return context
+
+
+def _combined_chain(cert: str, chain: str) -> str:
+    import tempfile
+
+    with open(cert, "rb") as leaf, open(chain, "rb") as rest:
+        data = leaf.read().rstrip(b"\n") + b"\n" + rest.read()
+    fd, path = tempfile.mkstemp(suffix=".pem")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))
