@@ -13,6 +13,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from omeapi_werkzeug import create_app
+from omeapi_werkzeug.serve import _on_certificate_reload
 
 __all__ = ["CertificateHolder", "serve_gunicorn"]
 
@@ -68,7 +69,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
         def on_api(api: Any) -> None:
             if holder is not None:
-                api.certificates.subscribe(holder.load)
+                _on_certificate_reload(api, holder.load)
 
         return create_app(self.spec["file"], on_api=on_api)
 

@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from omeapi.config import ServerConfig, load_server_config
@@ -159,6 +160,12 @@ def _serve_one(server: str, spec: dict[str, Any]) -> int:
     return _serve_granian(spec)
 
 
+def _on_certificate_reload(api: Any, callback: Any) -> None:
+    certificates = getattr(api, "certificates", None)
+    if certificates is not None:
+        certificates.subscribe(callback)
+
+
 # -------------------------------------------------------------------------------- granian
 
 
@@ -172,7 +179,7 @@ def granian_app() -> Any:
         if spec["tls"]:
             # granian re-reads the certificate files when it replaces its workers (SIGHUP to
             # the main process), keeping the listening socket open.
-            api.certificates.subscribe(lambda *_: os.kill(os.getppid(), signal.SIGHUP))
+            _on_certificate_reload(api, lambda *_: os.kill(os.getppid(), signal.SIGHUP))
 
     return create_app(spec["file"], on_api=on_api)
 
@@ -185,7 +192,7 @@ def _serve_granian(spec: dict[str, Any]) -> int:
     options: dict[str, Any] = {}
     if spec["tls"]:
         cert, key, _chain = spec["tls"]
-        options.update(ssl_cert=cert, ssl_key=key)
+        options.update(ssl_cert=Path(cert), ssl_key=Path(key))
     Granian(
         "omeapi_werkzeug.serve:granian_app",
         address=spec["address"],

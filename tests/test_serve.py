@@ -1,0 +1,220 @@
+"""``omeapi serve`` for real: granian and gunicorn on 127.0.0.1, plain and TLS ports."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+trustme = pytest.importorskip("trustme")
+
+TOKEN = "serve-token"
+AUTH = "Basic " + base64.b64encode(TOKEN.encode()).decode()
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), str(ROOT / "adapters"), os.environ.get("PYTHONPATH", "")]
+    ),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_xml(port: int | None, tls_port: int | None, tls: bool = True) -> str:
+    ports = (f"<Port>{port}</Port>" if port else "") + (
+        f"<TLSPort>{tls_port}</TLSPort>" if tls_port else ""
+    )
+    tls_block = "<TLS><CertPath>cert.pem</CertPath><KeyPath>key.pem</KeyPath></TLS>" if tls else ""
+    return f"""<?xml version="1.0"?>
+<Server version="8">
+  <Name>serve-test</Name><Type>origin</Type><IP>127.0.0.1</IP>
+  <Bind><Managers><API>{ports}<WorkerCount>2</WorkerCount></API></Managers></Bind>
+  <Managers>
+    <Host><Names><Name>localhost</Name><Name>127.0.0.1</Name></Names>{tls_block}</Host>
+    <API><AccessToken>{TOKEN}</AccessToken>
+      <CrossDomains><Url>http://localhost:*</Url></CrossDomains></API>
+  </Managers>
+  <VirtualHosts><VirtualHost><Name>default</Name>
+    <Applications><Application><Name>app</Name><Type>live</Type></Application></Applications>
+  </VirtualHost></VirtualHosts>
+</Server>
+"""
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def write_config(directory: Path, ca: trustme.CA, port: int | None, tls_port: int | None) -> Path:
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.private_key_pem.write_to_path(str(directory / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(directory / "cert.pem"))
+    path = directory / "Server.xml"
+    path.write_text(server_xml(port, tls_port))
+    return path
+
+
+def wait_for(port: int, proc: subprocess.Popen[bytes], deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited early: {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"port {port} never opened")
+
+
+def start(config: Path, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "omeapi.cli",
+            "serve",
+            str(config),
+            "--address",
+            "127.0.0.1",
+            *extra,
+        ],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode
+
+
+@pytest.fixture(params=["granian", "gunicorn"])
+def served(
+    request: pytest.FixtureRequest, tmp_path: Path, ca: trustme.CA
+) -> Iterator[tuple[int, int]]:
+    port, tls_port = free_port(), free_port()
+    config = write_config(tmp_path, ca, port, tls_port)
+    proc = start(config, "--server", request.param)
+    try:
+        wait_for(port, proc)
+        wait_for(tls_port, proc)
+        yield port, tls_port
+    finally:
+        assert stop(proc) in (0, -signal.SIGTERM)
+
+
+def call(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    **headers: str,
+) -> tuple[int, dict[str, str], bytes]:
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+
+
+def test_plain_port(served: tuple[int, int]) -> None:
+    port, _ = served
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    status, headers, body = call(conn, "GET", "/v1/vhosts", Authorization=AUTH)
+    assert status == 200
+    assert body == b'{"message":"OK","response":["default"],"statusCode":200}'
+    assert headers["content-type"] == "application/json;charset=UTF-8"
+
+    status, headers, body = call(conn, "GET", "/v1/vhosts")
+    assert status == 401
+    assert headers["www-authenticate"] == 'Basic realm="OvenMediaEngine"'
+
+    status, headers, body = call(
+        conn,
+        "OPTIONS",
+        "/v1/vhosts",
+        Origin="http://localhost:3000",
+        **{
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    assert status == 204
+    assert headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert headers["access-control-allow-headers"] == "authorization"
+
+    status, headers, body = call(conn, "HEAD", "/v1/vhosts", Authorization=AUTH)
+    assert status == 200 and body == b""
+    assert headers["content-length"] == str(
+        len(b'{"message":"OK","response":["default"],"statusCode":200}')
+    )
+
+    status, _, body = call(
+        conn, "POST", "/v1/vhosts", b"[" + b" " * (2 * 1024 * 1024) + b"]", Authorization=AUTH
+    )
+    assert status == 413
+    assert json.loads(body)["statusCode"] == 413
+
+
+def test_tls_port_presents_the_configured_certificate(
+    served: tuple[int, int], ca: trustme.CA
+) -> None:
+    _, tls_port = served
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    conn = http.client.HTTPSConnection("localhost", tls_port, context=context, timeout=10)
+    status, _, body = call(conn, "GET", "/v1/vhosts/default/apps", Authorization=AUTH)
+    assert status == 200
+    assert json.loads(body)["response"] == ["app"]
+
+
+def test_broken_config_exits_1_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "Server.xml"
+    path.write_text(
+        '<?xml version="1.0"?>\n<Server version="8">\n<Type>origin</Type>\n<Nope/>\n</Server>\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "omeapi.cli", "serve", str(path)],
+        env=ENV,
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith(f"{path}:4: Unknown item found: Server.Nope")
+
+
+def test_api_disabled_exits_2(tmp_path: Path, ca: trustme.CA) -> None:
+    path = write_config(tmp_path, ca, None, None)
+    result = subprocess.run(
+        [sys.executable, "-m", "omeapi.cli", "serve", str(path)],
+        env=ENV,
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "API Server is disabled" in result.stderr.decode()
