@@ -1,0 +1,253 @@
+"""Served throughput: omeapi vs the bare-WSGI limit vs Flask + flask-cors, under granian and
+gunicorn, loaded by ``wrk`` on 127.0.0.1; and the mutation path (PATCH / POST profiles).
+
+    python -m benchmarks.served [--duration 5] [--rounds 3] [--servers granian,sync,gthread]
+
+Prints req/s and latency percentiles per (server, app), measured alternately in rounds, and
+the ratios omeapi / limit and omeapi / alternative.  Needs ``wrk`` (Debian package) and the
+``flask``/``flask-cors`` packages for the alternative.  Everything listens on 127.0.0.1 and
+stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from benchmarks.apps import AUTHORIZATION, ORIGIN
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APPS = ("omeapi", "bare", "flask")
+
+SERVERS: dict[str, list[str]] = {
+    "granian": [
+        "granian",
+        "--interface",
+        "wsgi",
+        "--workers",
+        "1",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "benchmarks.apps:{app}_app",
+    ],
+    "sync": [
+        "gunicorn",
+        "-w",
+        "1",
+        "-k",
+        "sync",
+        "--log-level",
+        "warning",
+        "-b",
+        "127.0.0.1:{port}",
+        "benchmarks.apps:{app}_app()",
+    ],
+    "gthread": [
+        "gunicorn",
+        "-w",
+        "1",
+        "-k",
+        "gthread",
+        "--threads",
+        "4",
+        "--log-level",
+        "warning",
+        "-b",
+        "127.0.0.1:{port}",
+        "benchmarks.apps:{app}_app()",
+    ],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _bin(name: str) -> str:
+    local = os.path.join(os.path.dirname(sys.executable), name)
+    return local if os.path.exists(local) else name
+
+
+@contextmanager
+def server(kind: str, app: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    port = free_port()
+    argv = [part.format(port=port, app=app) for part in SERVERS[kind]]
+    argv[0] = _bin(argv[0])
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/adapters", **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{kind}/{app} did not start") from None
+                time.sleep(0.1)
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_PCT = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(
+    url: str,
+    duration: float,
+    connections: int = 8,
+    script: str | None = None,
+    headers: tuple[str, ...] = (),
+) -> tuple[float, dict[str, float]]:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
+    for header in headers:
+        argv += ["-H", header]
+    if script:
+        argv += ["-s", script]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=duration + 60).stdout
+    m = _RPS.search(out)
+    if m is None:
+        raise RuntimeError(f"wrk said:\n{out}")
+    latency = {f"p{p}": float(v) * _UNIT[u] for p, v, u in _PCT.findall(out)}
+    return float(m.group(1)), latency
+
+
+def throughput(kinds: list[str], duration: float, rounds: int) -> None:
+    headers = (f"Authorization: {AUTHORIZATION}", f"Origin: {ORIGIN}")
+    print(f"## GET /v1/vhosts, wrk -t1 -c8, {rounds} rounds x {duration}s, alternating\n")
+    print("| server | app | req/s (median) | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|")
+    for kind in kinds:
+        results: dict[str, list[tuple[float, dict[str, float]]]] = {a: [] for a in APPS}
+        with server(kind, "omeapi") as p1, server(kind, "bare") as p2, server(kind, "flask") as p3:
+            ports = dict(zip(APPS, (p1, p2, p3), strict=True))
+            for name, port in ports.items():  # warm up; check the answers
+                with urllib.request.urlopen(
+                    urllib.request.Request(
+                        f"http://127.0.0.1:{port}/v1/vhosts",
+                        headers={"Authorization": AUTHORIZATION, "Origin": ORIGIN},
+                    )
+                ) as response:
+                    assert json.loads(response.read())["response"] == ["default"], name
+                wrk(f"http://127.0.0.1:{port}/v1/vhosts", 1, headers=headers)
+            for _ in range(rounds):
+                for name, port in ports.items():
+                    results[name].append(
+                        wrk(f"http://127.0.0.1:{port}/v1/vhosts", duration, headers=headers)
+                    )
+        medians = {}
+        for name in APPS:
+            rps = statistics.median(r for r, _ in results[name])
+            medians[name] = rps
+            p50 = statistics.median(lat.get("p50", 0.0) for _, lat in results[name])
+            p99 = statistics.median(lat.get("p99", 0.0) for _, lat in results[name])
+            print(f"| {kind} | {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} |")
+        print(
+            f"| {kind} | **ratios** | omeapi/limit {medians['omeapi'] / medians['bare']:.2f}, "
+            f"omeapi/flask {medians['omeapi'] / medians['flask']:.2f} | | |"
+        )
+    print()
+
+
+_PATCH_LUA = """
+local apps = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  local app = apps[(n %% #apps) + 1]
+  local body = '{"publishers":{"appWorkerCount":' .. (n %% 7 + 1) .. '}}'
+  return wrk.format("PATCH", "/v1/vhosts/bench/apps/" .. app, nil, body)
+end
+"""
+
+_PROFILE_LUA = """
+local n = 0
+request = function()
+  n = n + 1
+  local body = '[{"name":"p' .. n .. '","outputStreamName":"s' .. n
+    .. '","encodes":{"videos":[{"name":"v","bypass":true}]}}]'
+  return wrk.format("POST", "/v1/vhosts/bench/apps/%s/outputProfiles", nil, body)
+end
+"""
+
+
+def mutations(duration: float) -> None:
+    """PATCH / POST profiles through gthread (4 threads), engine restarts taking 5 ms."""
+    print("## Mutations (gunicorn gthread 4 threads, simulated restart 5 ms)\n")
+    headers = (f"Authorization: {AUTHORIZATION}", "Content-Type: application/json")
+    env = {"OMEAPI_BENCH_RESTART_DELAY": "0.005"}
+    with server("gthread", "omeapi_mutable", env) as port, tempfile.TemporaryDirectory() as tmp:
+        base = f"http://127.0.0.1:{port}"
+        rows = []
+        for label, apps, conns in (
+            ("PATCH app, 4 clients on 4 apps", "'a0','a1','a2','a3'", 4),
+            ("PATCH app, 4 clients on 1 app", "'a0'", 4),
+        ):
+            script = os.path.join(tmp, "patch.lua")
+            with open(script, "w") as fh:
+                fh.write(_PATCH_LUA % apps)
+            rows.append((label, *wrk(base, duration, conns, script, headers)))
+        script = os.path.join(tmp, "profile.lua")
+        with open(script, "w") as fh:
+            fh.write(_PROFILE_LUA % "a1")
+        rows.append(("POST outputProfiles, 1 client", *wrk(base, duration, 1, script, headers)))
+        print("| what | req/s | p50 ms | p99 ms |")
+        print("|---|---|---|---|")
+        for label, rps, lat in rows:
+            print(f"| {label} | {rps:,.0f} | {lat.get('p50', 0):.2f} | {lat.get('p99', 0):.2f} |")
+        print(f"\n4 apps / 1 app: {rows[0][1] / rows[1][1]:.2f}x\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--servers", default="granian,sync,gthread")
+    parser.add_argument("--skip-mutations", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian package 'wrk')")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
+    throughput(args.servers.split(","), args.duration, args.rounds)
+    if not args.skip_mutations:
+        mutations(args.duration)
+
+
+if __name__ == "__main__":
+    main()
