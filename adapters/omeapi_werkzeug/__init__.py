@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wsgi import get_input_stream
@@ -24,7 +24,7 @@ from omeapi.http import ApiRequest
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["WsgiApp", "create_app", "request_from_environ"]
+__all__ = ["EnvironHeaders", "WsgiApp", "create_app", "request_from_environ"]
 
 _REASONS: dict[int, str] = {}
 
@@ -45,34 +45,86 @@ def _read_body(environ: WSGIEnvironment, limit: int) -> bytes:
     return stream.read(limit + 1)
 
 
+_SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+_KEYS: dict[str, str] = {}
+
+
+def _environ_key(name: str) -> str:
+    key = _KEYS.get(name)
+    if key is None:
+        lowered = name.lower()
+        key = _SPECIAL.get(lowered) or "HTTP_" + lowered.upper().replace("-", "_")
+        if len(_KEYS) < 1024:  # header names come from clients: keep the memo bounded
+            _KEYS[name] = key
+    return key
+
+
+class EnvironHeaders(Mapping[str, str]):
+    """The request headers, read from ``environ`` only when asked for.
+
+    The core looks at a handful of headers; translating every ``HTTP_*`` key of every
+    request would cost more than the rest of the adapter.
+    """
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: WSGIEnvironment) -> None:
+        self._environ = environ
+
+    def __getitem__(self, name: str) -> str:
+        if name.lower() == "host":
+            host = self._environ.get("HTTP_HOST")
+            if host is None:
+                server = self._environ.get("SERVER_NAME", "")
+                port = self._environ.get("SERVER_PORT", "")
+                host = f"{server}:{port}" if port else server
+            return str(host)
+        value = self._environ.get(_environ_key(name))
+        if value is None:
+            raise KeyError(name)
+        return str(value)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def _names(self) -> list[str]:
+        names = [k[5:].replace("_", "-").lower() for k in self._environ if k[:5] == "HTTP_"]
+        names += [name for name, key in _SPECIAL.items() if self._environ.get(key)]
+        if "host" not in names:
+            names.append("host")
+        return names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
 def request_from_environ(environ: WSGIEnvironment, body_limit: int) -> ApiRequest:
     """The core's request for a WSGI ``environ`` (body read up to ``body_limit + 1``)."""
-    headers = {
-        key[5:].replace("_", "-").lower(): value
-        for key, value in environ.items()
-        if key[:5] == "HTTP_"
-    }
-    content_type = environ.get("CONTENT_TYPE")
-    if content_type:
-        headers["content-type"] = content_type
-    length = environ.get("CONTENT_LENGTH")
-    if length:
-        headers["content-length"] = length
-    if "host" not in headers:
-        server = environ.get("SERVER_NAME", "")
-        port = environ.get("SERVER_PORT", "")
-        headers["host"] = f"{server}:{port}" if port else server
     # PEP 3333 carries the path as latin-1 text of the raw bytes; the bytes are UTF-8.
     path = environ.get("PATH_INFO", "")
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        path = path.encode("latin-1").decode("utf-8")
+    if not path.isascii():
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            path = path.encode("latin-1").decode("utf-8")
     body = b""
-    if length or environ.get("wsgi.input_terminated") or environ.get("HTTP_TRANSFER_ENCODING"):
+    if (
+        environ.get("CONTENT_LENGTH")
+        or environ.get("wsgi.input_terminated")
+        or environ.get("HTTP_TRANSFER_ENCODING")
+    ):
         body = _read_body(environ, body_limit)
     return ApiRequest(
         environ.get("REQUEST_METHOD", "GET").upper(),
         path,
-        headers,
+        EnvironHeaders(environ),
         body,
         environ.get("QUERY_STRING", ""),
         environ.get("REMOTE_ADDR", ""),
