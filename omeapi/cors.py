@@ -19,9 +19,9 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from omeapi.hosts import Matcher, compile_alternatives, wildcard_tokens
+from omeapi.hosts import compile_alternatives, wildcard_tokens
 
 __all__ = [
     "ALLOW_CREDENTIALS",
@@ -50,14 +50,6 @@ _ALLOW_CREDENTIALS = ALLOW_CREDENTIALS.lower()
 _ALLOW_METHODS = ALLOW_METHODS.lower()
 _ALLOW_HEADERS = ALLOW_HEADERS.lower()
 
-#: The four headers a manager removes when it does not accept the origin, in output order.
-_ALLOW_NAMES: dict[str, str] = {
-    _ALLOW_ORIGIN: ALLOW_ORIGIN,
-    _ALLOW_CREDENTIALS: ALLOW_CREDENTIALS,
-    _ALLOW_METHODS: ALLOW_METHODS,
-    _ALLOW_HEADERS: ALLOW_HEADERS,
-}
-
 #: Custom ``<Header>`` keys that only override a default, and only when the origin is accepted.
 _OVERRIDABLE = frozenset({_ALLOW_CREDENTIALS, _ALLOW_METHODS, _ALLOW_HEADERS})
 
@@ -77,11 +69,12 @@ _PATTERN_WARNING = "Invalid CORS pattern found for {scope}: {url!r} never matche
 # RFC 6454 serialised origin: scheme "://" host [":" port]; host is a registered name (RFC 3986
 # reg-name, non-empty) or a bracketed IPv6 literal.  253 is the longest DNS name; the length
 # cap also bounds the regex work an attacker can cause with one header.
-_ORIGIN = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.\-]{0,31}://"
+_ORIGIN_FORM = (
+    r"null|[A-Za-z][A-Za-z0-9+.\-]{0,31}://"
     r"(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9\-._~%!$&'()*+,;=]{1,253})"
     r"(?::[0-9]{1,5})?"
 )
+_ORIGIN = re.compile(_ORIGIN_FORM)
 
 # What may be echoed into a response header: visible ASCII, Latin-1 and SP / HTAB.  Anything
 # else (CR, LF, NUL, other controls, code points a WSGI server cannot send) is not echoed.
@@ -92,7 +85,7 @@ _OWS = " \t"
 
 def is_origin(origin: str) -> bool:
     """Whether ``origin`` may match a pattern: ``scheme://host[:port]`` or exactly ``null``."""
-    return origin == "null" or _ORIGIN.fullmatch(origin) is not None
+    return _ORIGIN.fullmatch(origin) is not None
 
 
 class PolicyKind(enum.Enum):
@@ -112,7 +105,11 @@ class CorsPolicy:
     """
 
     __slots__ = (
+        "_accept",
+        "_allow_headers",
+        "_credentials",
         "_matcher",
+        "_methods",
         "extra_headers",
         "headers",
         "kind",
@@ -133,11 +130,21 @@ class CorsPolicy:
         self.scope = scope
         kind, alternatives, warnings = _compile_urls(self.urls, scope)
         self.kind = kind
-        self._matcher: Matcher | None = (
-            compile_alternatives(alternatives) if kind is PolicyKind.ORIGIN else None
-        )
-        self.overrides, self.extra_headers = _split_headers(self.headers)
         self.warnings = tuple(warnings)
+        # The Origin form is checked inside the patterns' regex: one call per decision.
+        self._matcher = compile_alternatives(alternatives, _ORIGIN_FORM)
+        self.overrides, self.extra_headers = _split_headers(self.headers)
+        # What an accepted origin gets, worked out once.
+        self._credentials = self.overrides.get(_ALLOW_CREDENTIALS, "true")
+        self._methods = self.overrides.get(_ALLOW_METHODS, API_METHODS)
+        self._allow_headers = self.overrides.get(_ALLOW_HEADERS)
+        # The per-kind decision, chosen once so a request pays no dispatch on the kind.
+        self._accept: Callable[[str], str | None] = {
+            PolicyKind.EMPTY: _refuse,
+            PolicyKind.ALL: _accept_all,
+            PolicyKind.NULL: _accept_null,
+            PolicyKind.ORIGIN: self._accept_matching,
+        }[kind]
 
     @classmethod
     def compile(
@@ -157,22 +164,18 @@ class CorsPolicy:
 
     def matches(self, origin: str) -> bool:
         """Whether a pattern of this policy accepts ``origin`` (Origin policy only)."""
-        return self._matcher is not None and is_origin(origin) and self._matcher(origin) is not None
+        return self._matcher(origin) is not None
 
     def allow_origin(self, origin: str) -> str | None:
         """The ``Access-Control-Allow-Origin`` value for ``origin``, or None when not accepted.
 
-        ``origin`` is the trimmed header, ``""`` when absent.
+        ``origin`` is the trimmed header, ``""`` when absent.  With the ``*`` policy a
+        well-formed Origin is echoed (contract §2) and anything else gets ``*``.
         """
-        kind = self.kind
-        if kind is PolicyKind.ORIGIN:
-            return origin if self.matches(origin) else None
-        if kind is PolicyKind.ALL:
-            # Contract §2: echo a real Origin so credentialed calls work; `*` without one.
-            return origin if origin and is_origin(origin) else "*"
-        if kind is PolicyKind.NULL:
-            return "null"
-        return None
+        return self._accept(origin)
+
+    def _accept_matching(self, origin: str) -> str | None:
+        return origin if self._matcher(origin) is not None else None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CorsPolicy):
@@ -184,6 +187,19 @@ class CorsPolicy:
 
     def __repr__(self) -> str:
         return f"CorsPolicy({self.kind.name}, urls={list(self.urls)!r})"
+
+
+def _refuse(origin: str) -> str | None:
+    return None
+
+
+def _accept_all(origin: str) -> str | None:
+    # Contract §2: echo a real Origin so that credentialed calls work; `*` without one.
+    return origin if _ORIGIN.fullmatch(origin) is not None else "*"
+
+
+def _accept_null(origin: str) -> str | None:
+    return "null"
 
 
 def _compile_urls(
@@ -238,6 +254,10 @@ _EMPTY = CorsPolicy.compile(())
 _MAX_CACHED_KEY = 512
 
 
+def _sendable(value: str) -> bool:
+    return _FIELD_VALUE.fullmatch(value) is not None
+
+
 class ApiCors:
     """The CORS headers of an API response: the Defaults policy, then the API's own.
 
@@ -251,7 +271,7 @@ class ApiCors:
     Headers), so the usual handful of origins costs one dictionary lookup.
     """
 
-    __slots__ = ("_cached", "api", "default")
+    __slots__ = ("_cached", "_policies", "_tail", "api", "default")
 
     def __init__(
         self,
@@ -262,6 +282,14 @@ class ApiCors:
     ) -> None:
         self.default = default
         self.api = api
+        self._policies = (default or _EMPTY,) if api is None else (default or _EMPTY, api)
+        # Custom headers other than Allow-* do not depend on the request: both managers set
+        # them on every response, the API's replacing the Defaults' of the same name.
+        extra: dict[str, tuple[str, str]] = {}
+        for policy in self._policies:
+            for key, value in policy.extra_headers:
+                extra[key.lower()] = (key, value)
+        self._tail = (*extra.values(), VARY)
         self._cached = functools.lru_cache(maxsize=cache_size)(self._decide)
 
     def headers(
@@ -280,32 +308,39 @@ class ApiCors:
 
     def _decide(self, origin: str, request_headers: str) -> tuple[tuple[str, str], ...]:
         origin = origin.strip(_OWS)
-        echo = request_headers.strip(_OWS)
-        if not _FIELD_VALUE.fullmatch(echo):
-            echo = ""
-        # One dict per response, keyed by lower-cased name: each manager sets and removes
-        # headers in it exactly as OME's managers do on the response.
-        out: dict[str, tuple[str, str]] = {}
-        for policy in (self.default or _EMPTY, self.api):
-            out[_ALLOW_METHODS] = (ALLOW_METHODS, API_METHODS)
-            if policy is None:
-                continue
-            value = policy.allow_origin(origin)
+        # The four Allow-* headers as the managers leave them (None: absent).  Every manager
+        # first sets Allow-Methods; one that refuses the origin then removes all four.
+        allow_origin = credentials = allow_headers = None
+        methods: str | None = API_METHODS
+        for policy in self._policies:
+            methods = API_METHODS
+            value = policy._accept(origin)
             if value is None:
-                for name in _ALLOW_NAMES:
-                    out.pop(name, None)
+                allow_origin = credentials = methods = allow_headers = None
+                continue
+            allow_origin = value
+            credentials = policy._credentials
+            methods = policy._methods
+            if policy._allow_headers is not None:
+                allow_headers = policy._allow_headers
             else:
-                own = policy.overrides
-                out[_ALLOW_ORIGIN] = (ALLOW_ORIGIN, value)
-                out[_ALLOW_CREDENTIALS] = (ALLOW_CREDENTIALS, own.get(_ALLOW_CREDENTIALS, "true"))
-                out[_ALLOW_METHODS] = (ALLOW_METHODS, own.get(_ALLOW_METHODS, API_METHODS))
-                allow_headers = own.get(_ALLOW_HEADERS, echo)
-                if _ALLOW_HEADERS in own or echo:
-                    out[_ALLOW_HEADERS] = (ALLOW_HEADERS, allow_headers)
-            for key, val in policy.extra_headers:
-                out[key.lower()] = (key, val)
-        ordered = [out.pop(name) for name in _ALLOW_NAMES if name in out]
-        return (*ordered, *out.values(), VARY)
+                # Echo Access-Control-Request-Headers, unless empty or not sendable as is.
+                echo = request_headers.strip(_OWS)
+                if echo and ((echo.isascii() and echo.isprintable()) or _sendable(echo)):
+                    allow_headers = echo
+        if self.api is None:
+            # The API manager without a block only sets Allow-Methods, then stops.
+            methods = API_METHODS
+        if allow_origin is None:  # then Credentials and Allow-Headers are absent too
+            return self._tail if methods is None else ((ALLOW_METHODS, methods), *self._tail)
+        head = (
+            (ALLOW_ORIGIN, allow_origin),
+            (ALLOW_CREDENTIALS, credentials or ""),
+            (ALLOW_METHODS, methods or ""),
+        )
+        if allow_headers is None:
+            return head + self._tail
+        return (*head, (ALLOW_HEADERS, allow_headers), *self._tail)
 
     def cache_info(self) -> functools._CacheInfo:
         """Hits, misses and size of the decision cache."""

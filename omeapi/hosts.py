@@ -107,8 +107,11 @@ def _never(_text: str) -> object:
     return None
 
 
-def compile_alternatives(alternatives: Iterable[Sequence[str]]) -> Matcher:
+def compile_alternatives(alternatives: Iterable[Sequence[str]], guard: str = "") -> Matcher:
     """One matcher for many atom sequences (from :func:`wildcard_tokens`).
+
+    ``guard``, a regex, must also match the whole text (it is checked in the same regex, as a
+    lookahead, so a caller that validates its input first pays no second call).
 
     The sequences are merged into a trie before being written as a single regex, so shared
     prefixes (``(http.?://)?``, ``https://app``, ``.*\\.``) are tried once: with Python's
@@ -126,13 +129,14 @@ def compile_alternatives(alternatives: Iterable[Sequence[str]]) -> Matcher:
         count += 1
     if count == 0:
         return _never
+    head = f"(?=(?:{guard})\\Z)" if guard else ""
     try:
-        return re.compile(_emit(root)).fullmatch
+        return re.compile(head + _emit(root)).fullmatch
     except (re.error, RecursionError, OverflowError):
         pass
     # Only a pathological list (nesting beyond the regex compiler's limits) gets here: fall
     # back to one regex per alternative, which is slower but exact.
-    singles = [re.compile("".join(atoms)).fullmatch for atoms in _sequences(root)]
+    singles = [re.compile(head + "".join(atoms)).fullmatch for atoms in _sequences(root)]
 
     def any_of(text: str) -> object:
         return next((m for m in (f(text) for f in singles) if m is not None), None)

@@ -1,0 +1,220 @@
+"""Host names: OME's wildcard matching (ome-server-xml.md §3) and the API's Host check."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import any_header_value, host_headers, host_patterns
+
+from omeapi import hosts
+from omeapi.errors import ApiError
+from omeapi.hosts import HostCheck, host_matches, host_without_port, wildcard_regex
+
+# Each example compiles patterns: on a loaded machine that must not become a flaky deadline.
+NO_DEADLINE = settings(deadline=None)
+
+# The spec's own Python port (ome-server-xml.md §3.4), the oracle for the optimised matcher.
+_ESC = re.compile(r"([\[\\./+{}$^|])")
+
+
+def reference_wildcard(s: str) -> str:
+    return _ESC.sub(r"\\\1", s).replace("*", ".*").replace("?", ".?")
+
+
+def reference_match(name: str, host: str) -> bool:
+    try:
+        return re.fullmatch(reference_wildcard(name), host) is not None
+    except re.error:
+        return False
+
+
+# --- wildcard → regex -------------------------------------------------------------------------
+
+WILDCARD_REGEX = [
+    ("*.airensoft.com", r".*\.airensoft\.com"),
+    ("ome?.com", r"ome.?\.com"),
+    ("[::1]", r"\[::1]"),
+    ("a/b+c{1}$^|d\\e", r"a\/b\+c\{1\}\$\^\|d\\e"),
+    ("(a)", "(a)"),  # ( ) ] are not escaped
+    ("*?", ".*.?"),
+    ("", ""),
+]
+
+
+@pytest.mark.parametrize(("pattern", "regex"), WILDCARD_REGEX)
+def test_wildcard_regex(pattern: str, regex: str) -> None:
+    assert wildcard_regex(pattern) == regex
+
+
+@NO_DEADLINE
+@given(pattern_text=st.text())
+def test_wildcard_regex_is_the_spec_port(pattern_text: str) -> None:
+    assert wildcard_regex(pattern_text) == reference_wildcard(pattern_text)
+
+
+# --- what is matched: the Host without port (§3.3) --------------------------------------------
+
+HOST_WITHOUT_PORT = [
+    # (Host header, host matched, why)
+    ("www.airensoft.com:8080", "www.airensoft.com", "port removed"),
+    ("www.airensoft.com", "www.airensoft.com", "no port"),
+    ("WWW.Example.COM:80", "WWW.Example.COM", "case kept"),
+    ("[::1]:8081", "[::1]", "IPv6 keeps its brackets"),
+    ("[::1]", "[::1]", "IPv6 without port"),
+    ("user:pass@a.example.com:8080", "a.example.com", "user:pass@ removed"),
+    ("user@a.example.com", "a.example.com", "user@ removed"),
+    ("a.example.com/x?y#z", "a.example.com", "the authority ends at / ? #"),
+    ("a.example.com:", "a.example.com", "empty port"),
+    (" a.example.com ", "a.example.com", "OWS trimmed like an HTTP parser"),
+    ("", "", "empty"),
+    ("[::1", "[::1", "unclosed bracket kept as is"),
+]
+
+
+@pytest.mark.parametrize(("header", "host", "why"), HOST_WITHOUT_PORT)
+def test_host_without_port(header: str, host: str, why: str) -> None:
+    assert host_without_port(header) == host, why
+
+
+# --- matching rows of ome-server-xml.md §3.2–3.4 ----------------------------------------------
+
+MATCH_ROWS = [
+    # (name, Host header, expected, source)
+    ("a.example.com:8080", "a.example.com:8080", False, "§3.3 a Name with a port never matches"),
+    ("*.example.com", "example.com", False, "§3.3 *.example.com does not match example.com"),
+    ("*.Example.com", "www.example.com", False, "§3.3 case-sensitive"),
+    ("*", "anything.example.com", True, "§3.3 * matches anything"),
+    ("*", "", True, "§3.3 * matches the empty string"),
+    ("ome?.com", "ome.com", True, "§3.3 ? is zero characters"),
+    ("ome?.com", "ome1.com", True, "§3.3 ? is one character"),
+    ("ome?.com", "ome12.com", False, "? is at most one character"),
+    ("*.airensoft.com", "www.airensoft.com", True, "§3.4 sample"),
+    ("*.airensoft.com", "airensoft.com", False, "§3.4 sample"),
+    ("192.168.0.1", "192x168.0.1", False, "§3.4 sample: dots are escaped"),
+    ("[::1]", "[::1]", True, "§3.4 sample: ] is a literal"),
+    ("[::1]", "[::1]:8081", True, "port removed from an IPv6 Host"),
+    ("(abc", "(abc", False, "§3.2 unbalanced ( never matches"),
+    ("abc)", "abc)", False, "§3.2 unbalanced ) never matches"),
+    ("a(b)c", "abc", True, "§3.2 balanced parentheses are a group"),
+    (" * ", "x", False, "§3.2 names are not trimmed"),
+    ("www.example.com", "www.example.com.evil.com", False, "full match"),
+    ("www.example.com", "awww.example.com", False, "full match"),
+]
+
+
+@pytest.mark.parametrize(("name", "header", "expected", "source"), MATCH_ROWS)
+def test_host_matches_spec_rows(name: str, header: str, expected: bool, source: str) -> None:
+    assert host_matches([name], host_without_port(header)) is expected, source
+    assert reference_match(name, host_without_port(header)) is expected, source
+
+
+def test_names_are_not_trimmed_spaces_required() -> None:
+    # " * " needs a leading and trailing space in the host itself; a Host header is trimmed,
+    # so only the plain function can be asked about such a host.
+    assert host_matches([" * "], " x ")
+
+
+def test_first_matching_name_is_enough() -> None:
+    assert host_matches(["(bad", "*.example.com"], "a.example.com")
+    assert not host_matches(["(bad"], "(bad")
+    assert not host_matches([], "a.example.com")
+
+
+def test_host_matches_accepts_any_sequence_and_caches() -> None:
+    names = ["a.com", "*.b.com"]
+    assert host_matches(names, "x.b.com")
+    assert host_matches(tuple(names), "a.com")
+    assert not host_matches(names, "c.com")
+
+
+@NO_DEADLINE
+@given(names=st.lists(host_patterns(), max_size=6), header=host_headers())
+def test_combined_matcher_agrees_with_name_by_name(names: list[str], header: str) -> None:
+    host = host_without_port(header)
+    assert host_matches(names, host) == any(reference_match(n, host) for n in names)
+
+
+@NO_DEADLINE
+@given(names=st.lists(host_patterns(), max_size=6), host=st.text(max_size=20))
+def test_combined_matcher_agrees_on_any_text(names: list[str], host: str) -> None:
+    assert host_matches(names, host) == any(reference_match(n, host) for n in names)
+
+
+# --- the API's Host check (contract §2) -------------------------------------------------------
+
+LOCAL = ["localhost", "127.0.0.1", "[::1]"]
+
+CHECK_ROWS = [
+    # (names, Host header, fallback, refused host or None when allowed)
+    (None, "anything:1", None, None),
+    ([], "anything", None, None),
+    (["*"], "evil.com", None, None),
+    (["api.example.com", "*"], "evil.com", None, None),
+    (LOCAL, "localhost:8081", None, None),
+    (LOCAL, "127.0.0.1:8081", None, None),
+    (LOCAL, "[::1]:8081", None, None),
+    (LOCAL, "attacker.example:8081", None, "attacker.example"),  # DNS rebinding
+    (LOCAL, "LOCALHOST", None, "LOCALHOST"),  # case-sensitive, as OME's matcher
+    (["*.example.com"], "api.example.com", None, None),
+    (["*.example.com"], "example.com", None, "example.com"),
+    (LOCAL, None, "127.0.0.1", None),  # no Host: the local address stands in
+    (LOCAL, "", "::1", None),  # a bare IPv6 fallback is bracketed
+    (LOCAL, None, "10.0.0.1", "10.0.0.1"),
+    (LOCAL, None, None, ""),
+    (None, None, None, None),
+]
+
+
+@pytest.mark.parametrize(("names", "header", "fallback", "refused"), CHECK_ROWS)
+def test_host_check(
+    names: list[str] | None, header: str | None, fallback: str | None, refused: str | None
+) -> None:
+    check = HostCheck(names)
+    assert check.allows(header, fallback) is (refused is None)
+    if refused is None:
+        check.check(header, fallback)
+        return
+    with pytest.raises(ApiError) as info:
+        check.check(header, fallback)
+    assert info.value.status == 403
+    assert info.value.message == f"[HTTP] Host is not allowed: [{refused}] (403)"
+
+
+def test_allow_all_does_no_regex_work() -> None:
+    check = HostCheck(["a.com", "*"])
+    assert check.allow_all
+    check._matcher = None  # type: ignore[assignment]  # would fail if it were called
+    check.check("anything")
+
+
+@NO_DEADLINE
+@given(
+    names=st.none() | st.lists(host_patterns(), max_size=4),
+    header=any_header_value(),
+    fallback=any_header_value(),
+)
+def test_host_check_never_raises_anything_else(
+    names: list[str] | None, header: str | None, fallback: str | None
+) -> None:
+    check = HostCheck(names)
+    try:
+        check.check(header, fallback)
+    except ApiError as error:
+        assert error.status == 403
+
+
+def test_fallback_when_the_combined_regex_cannot_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only nesting beyond the regex compiler's limits gets there; force it.
+    monkeypatch.setattr(hosts, "_emit", lambda node: "(")
+    names = ("*.example.com", "a(b)c", "ome?.com")
+    matcher = hosts.compile_alternatives(
+        t for t in (hosts.wildcard_tokens(n) for n in names) if t is not None
+    )
+    for host in ("x.example.com", "abc", "ome1.com", "ome12.com", "example.com"):
+        assert (matcher(host) is not None) == any(reference_match(n, host) for n in names)
+    guarded = hosts.compile_alternatives([("a", ".*")], guard="ab.")
+    assert guarded("abc") is not None
+    assert guarded("axc") is None
