@@ -1,0 +1,290 @@
+"""Shared fixtures: an :class:`~omeapi.handler.Api` over a small Server.xml, and helpers to
+send authorised requests and read envelopes.
+
+The Server.xml mirrors the OME instance that produced ``ome-observed.md`` (token
+``ome-access-token``, API CrossDomains, a config vhost ``default`` with an app ``app``), so a
+test can compare whole bodies with the observed ones without renaming anything.
+
+Helpers are plain functions and classes too (``from conftest import Client``), for tests that
+cannot use function-scoped fixtures (hypothesis state machines, benchmarks).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omeapi.config import parse_server_xml
+from omeapi.handler import Api
+from omeapi.http import ApiRequest, ApiResponse
+from omeapi.simulated import SimulatedEngine
+
+__all__ = [
+    "APP_PATH",
+    "AUTH",
+    "AUTH_HEADER",
+    "JSON_TYPE",
+    "SERVER_XML",
+    "TOKEN",
+    "Client",
+    "app_body",
+    "make_api",
+    "profile_body",
+]
+
+TOKEN = "ome-access-token"
+AUTH = "Basic " + base64.b64encode(TOKEN.encode()).decode()  # b21lLWFjY2Vzcy10b2tlbg==
+AUTH_HEADER = ("Authorization", AUTH)
+JSON_TYPE = "application/json;charset=UTF-8"
+APP_PATH = "/v1/vhosts/default/apps/app"
+
+SERVER_XML = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<Server version="8">
+	<Name>omeapi-tests</Name>
+	<Type>origin</Type>
+	<IP>*</IP>
+	<Bind>
+		<Managers>
+			<API>
+				<Port>48081</Port>
+			</API>
+		</Managers>
+	</Bind>
+	<Managers>
+		<API>
+			<AccessToken>ome-access-token</AccessToken>
+			<CrossDomains>
+				<Url>*.example.com</Url>
+				<Url>http://*.sub.example.org</Url>
+				<Url>http?://ome.*</Url>
+			</CrossDomains>
+		</API>
+	</Managers>
+	<VirtualHosts>
+		<VirtualHost>
+			<Name>default</Name>
+			<Distribution>ome-oracle</Distribution>
+			<Host>
+				<Names>
+					<Name>*</Name>
+				</Names>
+			</Host>
+			<Applications>
+				<Application>
+					<Name>app</Name>
+					<Type>live</Type>
+					<OutputProfiles>
+						<OutputProfile>
+							<Name>bypass_stream</Name>
+							<OutputStreamName>${OriginStreamName}</OutputStreamName>
+							<Playlist>
+								<Name>default</Name>
+								<FileName>master</FileName>
+								<Rendition>
+									<Name>bypass</Name>
+									<Video>bypass_video</Video>
+									<Audio>bypass_audio</Audio>
+								</Rendition>
+							</Playlist>
+							<Encodes>
+								<Video>
+									<Name>bypass_video</Name>
+									<Bypass>true</Bypass>
+								</Video>
+								<Audio>
+									<Name>bypass_audio</Name>
+									<Bypass>true</Bypass>
+								</Audio>
+							</Encodes>
+						</OutputProfile>
+					</OutputProfiles>
+					<Providers>
+						<RTMP/>
+					</Providers>
+					<Publishers>
+						<AppWorkerCount>1</AppWorkerCount>
+						<StreamWorkerCount>1</StreamWorkerCount>
+						<LLHLS>
+							<ChunkDuration>0.5</ChunkDuration>
+							<SegmentDuration>6</SegmentDuration>
+							<SegmentCount>10</SegmentCount>
+							<CrossDomains>
+								<Url>*</Url>
+							</CrossDomains>
+						</LLHLS>
+					</Publishers>
+				</Application>
+			</Applications>
+		</VirtualHost>
+	</VirtualHosts>
+</Server>
+"""
+
+
+def make_api(engine: SimulatedEngine | None = None, **options: Any) -> Api:
+    """An :class:`Api` over :data:`SERVER_XML` (parsed from text, no file needed).
+
+    The failed-auth brake is off unless ``brake`` is given: tests send many bad tokens.
+    """
+    options.setdefault("brake", False)
+    config = parse_server_xml(SERVER_XML, environ={})
+    return Api(config, engine=engine if engine is not None else SimulatedEngine(), **options)
+
+
+def app_body(name: str, **fields: Any) -> dict[str, Any]:
+    """A POST-apps item: a live app called ``name`` plus any extra fields."""
+    return {"name": name, "type": "live", **fields}
+
+
+def profile_body(name: str, stream: str | None = None, video: str = "bv") -> dict[str, Any]:
+    """A valid POST-outputProfiles item (one bypass video encode)."""
+    return {
+        "name": name,
+        "outputStreamName": stream if stream is not None else "${OriginStreamName}_" + name,
+        "encodes": {"videos": [{"name": video, "bypass": True}]},
+    }
+
+
+Body = bytes | str | Any
+
+
+def _body_bytes(body: Body) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(body).encode()
+
+
+class Client:
+    """Sends requests to an :class:`Api` in process.
+
+    ``body`` may be bytes or str (sent as is), or any other value (sent as JSON; ``None``
+    means no body).  Requests carry the right token unless ``auth`` is False or an
+    ``Authorization`` header is given.
+    """
+
+    def __init__(self, api: Api, *, client: str = "192.0.2.1") -> None:
+        self.api = api
+        self.client = client
+
+    @property
+    def engine(self) -> SimulatedEngine:
+        engine = self.api.engine
+        assert isinstance(engine, SimulatedEngine)
+        return engine
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Body = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        *,
+        auth: bool = True,
+    ) -> ApiResponse:
+        pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
+        if auth and not any(name.lower() == "authorization" for name, _ in pairs):
+            pairs.insert(0, AUTH_HEADER)
+        path, _, query = path.partition("?")
+        request = ApiRequest.build(
+            method, path, pairs, _body_bytes(body), query=query, client=self.client
+        )
+        return self.api.handle(request)
+
+    def get(self, path: str, **kw: Any) -> ApiResponse:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Body = None, **kw: Any) -> ApiResponse:
+        return self.request("POST", path, body, **kw)
+
+    def patch(self, path: str, body: Body = None, **kw: Any) -> ApiResponse:
+        return self.request("PATCH", path, body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> ApiResponse:
+        return self.request("DELETE", path, **kw)
+
+    def json(self, method: str, path: str, body: Body = None) -> tuple[int, Any]:
+        """Status and decoded body of an authorised request."""
+        response = self.request(method, path, body)
+        return response.status, decode(response)
+
+    def ok(self, method: str, path: str, body: Body = None) -> Any:
+        """The ``response`` of a request that must succeed with 200 (or the bare array of a
+        multi-item answer whose items all succeeded)."""
+        response = self.request(method, path, body)
+        assert response.status == 200, (method, path, response.status, response.body)
+        decoded = decode(response)
+        if isinstance(decoded, list):
+            return [item.get("response") for item in decoded]
+        return decoded.get("response")
+
+    # -- shortcuts for an API-created vhost ---------------------------------------------
+
+    def create_vhost(self, name: str, *apps: str) -> None:
+        """Create vhost ``name`` (writable) with POSTed apps ``apps`` (OME's defaults)."""
+        self.ok("POST", "/v1/vhosts", [{"name": name}])
+        if apps:
+            self.ok("POST", f"/v1/vhosts/{name}/apps", [app_body(a) for a in apps])
+
+
+def decode(response: ApiResponse) -> Any:
+    """The JSON body of a response."""
+    return json.loads(response.body)
+
+
+def envelope(status: int, text: str) -> bytes:
+    """OME's error envelope ``E(status, text)`` as bytes."""
+    return json.dumps(
+        {"message": f"[HTTP] {text} ({status})", "statusCode": status},
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server_xml(tmp_path: Path) -> Path:
+    """:data:`SERVER_XML` written to a file."""
+    path = tmp_path / "Server.xml"
+    path.write_text(SERVER_XML, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def engine() -> SimulatedEngine:
+    return SimulatedEngine()
+
+
+@pytest.fixture
+def api(server_xml: Path, engine: SimulatedEngine) -> Api:
+    """The API over :func:`server_xml` on :func:`engine` (brake off)."""
+    return Api.from_file(server_xml, environ={}, engine=engine, brake=False)
+
+
+@pytest.fixture
+def client(api: Api) -> Client:
+    return Client(api)
+
+
+@pytest.fixture
+def api_factory() -> Callable[..., Api]:
+    """``api_factory(engine=None, **options)``: a fresh API over :data:`SERVER_XML`."""
+    return make_api
+
+
+@pytest.fixture
+def dyn(client: Client) -> Client:
+    """:func:`client` plus a writable vhost ``dynvh`` holding app ``dyn`` (OME's defaults)."""
+    client.create_vhost("dynvh", "dyn")
+    return client
