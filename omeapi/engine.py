@@ -14,12 +14,14 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from omeapi.config import ApplicationConfig, VirtualHostConfig
+from omeapi.runtime_engine import RuntimeEngine
 
 __all__ = [
     "EngineError",
     "EngineResult",
     "MediaEngine",
     "RestartOutcome",
+    "RuntimeEngine",
 ]
 
 
@@ -48,8 +50,9 @@ class RestartOutcome:
 
 
 @runtime_checkable
-class MediaEngine(Protocol):
-    """What omeapi needs from the media server.
+class MediaEngine(RuntimeEngine, Protocol):
+    """What omeapi needs from the media server: the app lifecycle below, and the runtime
+    operations of :class:`~omeapi.runtime_engine.RuntimeEngine`.
 
     Every method either succeeds or raises :class:`EngineError`.  Calls for one application
     are never concurrent (the restart coordinator serialises them); calls for different

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from omeapi import messages as msg
+from omeapi.audit import AuditSource, current_source
 from omeapi.auth import AuthVerifier, FailureBrake
+from omeapi.certificates import Certificates
 from omeapi.config import ServerConfig, load_server_config
 from omeapi.config.model import CrossDomains
 from omeapi.controllers import ACTIONS, Call
@@ -23,13 +26,14 @@ from omeapi.cors import ApiCors, CorsPolicy
 from omeapi.engine import MediaEngine
 from omeapi.envelope import JSON_CONTENT_TYPE, Reply, config_error, error
 from omeapi.errors import ApiError, ConfigError
+from omeapi.follow import StoreFollower
 from omeapi.hosts import HostCheck
 from omeapi.http import ApiRequest, ApiResponse
 from omeapi.registry import Registry
 from omeapi.restart import RestartCoordinator
 from omeapi.routes import Router
 from omeapi.simulated import SimulatedEngine
-from omeapi.store import Store
+from omeapi.store import Store, StoreError, open_store, store_location
 
 __all__ = ["DEFAULT_BODY_LIMIT", "Api"]
 
@@ -42,6 +46,7 @@ _SERVER = ("Server", "OvenMediaEngine")
 _JSON_TYPE = ("Content-Type", JSON_CONTENT_TYPE)
 _HTML_TYPE = ("Content-Type", "text/html")
 _VARY = (("Vary", "Origin"),)
+_READS = frozenset({"GET", "HEAD"})
 
 _JSON_REASONS = (
     ("Expecting property name enclosed in double quotes", "Missing '}' or object member name"),
@@ -61,6 +66,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    # 1e400 would become inf, which no JSON writer can give back (it would print Infinity).
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"Number out of range: {text}")
+    return value
+
+
 def parse_json_body(body: bytes) -> Any:
     """A request body as strict JSON (RFC 8259); no body is ``null``.
 
@@ -69,13 +82,13 @@ def parse_json_body(body: bytes) -> Any:
     if not body:
         return None
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")  # a leading BOM is skipped, as OME does
     except UnicodeDecodeError as exc:
         raise ApiError(
             400, msg.JSON_ERROR.format(line=1, column=exc.start + 1, reason="Invalid UTF-8")
         ) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         reason = exc.msg
         for python, ours in _JSON_REASONS:
@@ -101,6 +114,13 @@ class Api:
     run without an ``<AccessToken>`` (otherwise a config error).  ``brake`` is the failed-auth
     brake (True: the default one).  Thread-safe: :meth:`handle` may be called from any number
     of threads.
+
+    ``store`` keeps API-created resources: a :class:`~omeapi.store.Store`, a location (a
+    SQLite path or a ``postgresql://`` URL, ``memory``), or None for what
+    ``<Managers><API><Storage>`` says (in-memory without it).  Stored vhosts come back at
+    start.  With a store other processes share, every request first reloads it if it
+    changed, and ``follow`` starts a thread that applies other processes' changes to the
+    engine.  :meth:`close` stops it and closes a store the Api opened.
     """
 
     def __init__(
@@ -108,16 +128,29 @@ class Api:
         config: ServerConfig,
         engine: MediaEngine | None = None,
         *,
-        store: Store | None = None,
+        store: Store | str | None = None,
         allow_no_auth: bool = False,
         body_limit: int = DEFAULT_BODY_LIMIT,
         brake: FailureBrake | bool = True,
         start_engine: bool = True,
+        follow: bool = True,
     ) -> None:
         self.config = config
-        self.engine: MediaEngine = engine if engine is not None else SimulatedEngine()
-        self.registry = Registry(config.virtual_hosts, store=store)
+        self.engine: MediaEngine = (
+            engine if engine is not None else SimulatedEngine(config_dir=config.config_dir)
+        )
+        self._owns_store = not isinstance(store, Store)
+        self.store: Store = _open_store(config, store)
+        try:
+            self.registry = Registry(
+                config.virtual_hosts, store=self.store, source=config.file or "Server.xml"
+            )
+        except StoreError as exc:
+            self._close_store()
+            raise ConfigError(f"cannot read the store {self.store.location}: {exc}") from None
+        self._shared = self.store.shared
         self.coordinator = RestartCoordinator(self.registry, self.engine)
+        self.follower: StoreFollower | None = None
         self.router = Router()
         self.body_limit = body_limit
         manager = config.api_manager
@@ -134,8 +167,27 @@ class Api:
         )
         host = managers.host if managers else None
         self.hosts = HostCheck(host.names if host else None)
+        #: TLS certificates; ``certificates.subscribe`` tells the server of a new API one
+        self.certificates = Certificates(config)
         if start_engine:
             self.coordinator.start()
+        else:
+            self.coordinator.adopt()
+        if follow and self._shared:
+            self.follower = StoreFollower(self.registry, self.coordinator)
+            self.follower.start()
+
+    def close(self) -> None:
+        """Stop following the store and close it if the Api opened it (idempotent)."""
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
+        self._close_store()
+
+    def _close_store(self) -> None:
+        if self._owns_store:
+            self._owns_store = False
+            self.store.close()
 
     @classmethod
     def from_file(
@@ -168,6 +220,9 @@ class Api:
             extra = exc.headers
         except ConfigError as exc:
             reply = config_error(exc)
+        except StoreError as exc:
+            log.error("the store %s failed: %s", self.store.location, exc)
+            reply = error(ApiError(503, msg.STORE_UNAVAILABLE))
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, request.path)
             reply = error(ApiError(500, "Internal Server Error"))
@@ -193,7 +248,27 @@ class Api:
             )
         route = match.route
         body = parse_json_body(request.body) if route.body else None
-        return ACTIONS[route.action](Call(self, request, match.params, body))
+        if self._shared:
+            self._refresh(request)
+        if request.method in _READS:
+            return ACTIONS[route.action](Call(self, request, match.params, body))
+        # Changes are audited with the request that made them.
+        token = current_source.set(AuditSource(request.client, request.method, request.path))
+        try:
+            return ACTIONS[route.action](Call(self, request, match.params, body))
+        finally:
+            current_source.reset(token)
+
+    def _refresh(self, request: ApiRequest) -> None:
+        """Show what other processes changed: one counter read when nothing did."""
+        try:
+            if self.registry.refresh() and self.follower is not None:
+                self.follower.poke()  # and their changes reach this process's engine
+        except StoreError as exc:
+            if request.method not in _READS:
+                raise
+            # A read is answered from the last state seen rather than not at all.
+            log.warning("the store %s cannot be read: %s", self.store.location, exc)
 
     @staticmethod
     def _respond(
@@ -207,3 +282,16 @@ class Api:
         if request.method == "HEAD":
             body = b""
         return ApiResponse(reply.status, headers, body)
+
+
+def _open_store(config: ServerConfig, store: Store | str | None) -> Store:
+    if isinstance(store, Store):
+        return store
+    location = store_location(config, store)
+    try:
+        return open_store(location)
+    except StoreError as exc:
+        raise ConfigError(
+            f"<Managers><API><Storage>: cannot open the store {location}: {exc}",
+            file=config.file,
+        ) from None

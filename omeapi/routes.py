@@ -13,12 +13,25 @@ from collections.abc import Sequence
 
 import attrs
 
-__all__ = ["ROUTES", "Route", "RouteMatch", "Router"]
+__all__ = ["ROUTES", "STREAM_ACTIONS", "Route", "RouteMatch", "Router"]
 
 _VHOST = r"/v1/vhosts/(?P<vhost>[^/]*)"
 _APPS = _VHOST + r"/apps"
 _APP = _APPS + r"/(?P<app>[^/:]*)"
 _STREAM = r"(?P<stream>[^/]*)"
+_VHOST_ACTION = r"/v1/vhosts/(?P<vhost>[^/:]*):"
+_STATS_VHOST = r"/v1/stats/current/vhosts/(?P<vhost>[^/]*)"
+
+#: ``POST …/streams/{stream}:<action>`` → controller: each action is its own route.
+STREAM_ACTIONS = {
+    "hlsDumps": "hls_dumps",
+    "startHlsDump": "start_hls_dump",
+    "stopHlsDump": "stop_hls_dump",
+    "sendEvent": "send_event",
+    "sendEvents": "send_events",
+    "concludeHlsLive": "conclude_hls_live",
+    "sendSubtitles": "send_subtitles",
+}
 
 
 @attrs.frozen
@@ -43,17 +56,55 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", r"/v1/vhosts", "list_vhosts"),
     _r("GET", _VHOST, "get_vhost"),
     _r("DELETE", _VHOST, "delete_vhost"),
+    _r("GET", r"/v1/vhosts:", "vhosts_colon"),
+    _r("POST", r"/v1/vhosts:reloadAllCertificates", "reload_all_certificates", body=True),
+    _r("POST", r"/v1/vhosts:reloadCertificate", "reload_certificate_without_vhost", body=True),
+    _r("POST", _VHOST_ACTION + r"reloadAllCertificates", "reload_all_certificates", body=True),
+    _r("POST", _VHOST_ACTION + r"reloadCertificate", "reload_certificate", body=True),
     _r("POST", _APPS, "create_apps", body=True),
     _r("GET", _APPS, "list_apps"),
     _r("GET", _APP, "get_app"),
     _r("PATCH", _APP, "patch_app", body=True),
     _r("DELETE", _APP, "delete_app"),
     _r("GET", _APP + r":", "get_app_raw"),
+    _r("POST", _APP + r":records", "list_records", body=True),
+    _r("POST", _APP + r":startRecord", "start_record", body=True),
+    _r("POST", _APP + r":stopRecord", "stop_record", body=True),
+    _r("GET", _APP + r":records", "list_records"),
+    _r("POST", _APP + r":pushes", "list_pushes", body=True),
+    _r("POST", _APP + r":startPush", "start_push", body=True),
+    _r("POST", _APP + r":stopPush", "stop_push", body=True),
+    _r("GET", _APP + r":pushes", "list_pushes"),
+    _r("POST", _APP + r"/streams", "create_stream", body=True),
+    _r("GET", _APP + r"/streams", "list_streams"),
+    _r("GET", _APP + r"/streams/" + _STREAM, "get_stream"),
+    _r("DELETE", _APP + r"/streams/" + _STREAM, "delete_stream"),
+    *(
+        _r("POST", _APP + r"/streams/" + _STREAM + ":" + suffix, action, body=True)
+        for suffix, action in STREAM_ACTIONS.items()
+    ),
+    _r("GET", _APP + r"/scheduledChannels", "list_scheduled"),
+    _r("POST", _APP + r"/scheduledChannels", "create_scheduled", body=True),
+    _r("GET", _APP + r"/scheduledChannels/" + _STREAM, "get_scheduled"),
+    _r("PATCH", _APP + r"/scheduledChannels/" + _STREAM, "patch_scheduled", body=True),
+    _r("DELETE", _APP + r"/scheduledChannels/" + _STREAM, "delete_scheduled"),
+    _r("GET", _APP + r"/multiplexChannels", "list_multiplex"),
+    _r("POST", _APP + r"/multiplexChannels", "create_multiplex", body=True),
+    _r("GET", _APP + r"/multiplexChannels/" + _STREAM, "get_multiplex"),
+    _r("DELETE", _APP + r"/multiplexChannels/" + _STREAM, "delete_multiplex"),
     _r("POST", _APP + r"/outputProfiles", "create_profiles", body=True),
     _r("GET", _APP + r"/outputProfiles", "list_profiles"),
     _r("GET", _APP + r"/outputProfiles/(?P<profile>[^/]*)", "get_profile"),
     _r("PATCH", _APP + r"/outputProfiles/(?P<profile>[^/]*)", "patch_profile", body=True),
     _r("DELETE", _APP + r"/outputProfiles/(?P<profile>[^/]*)", "delete_profile"),
+    _r("GET", r"/v1/stats/current", "stats_server"),
+    _r("GET", _STATS_VHOST, "stats_vhost"),
+    # OME's app group here admits ":" (unlike every other app segment).
+    _r("GET", _STATS_VHOST + r"/apps/(?P<app>[^/]*)", "stats_app"),
+    _r("GET", _STATS_VHOST + r"/apps/(?P<app>[^/:]*)/streams/" + _STREAM, "stream_stats"),
+    _r("GET", r"/v1/stats/current/internals", "stats_internals"),
+    _r("GET", r"/v1/stats/current/internals/queues", "stats_queues"),
+    _r("POST", r"/v1/managers/api:reloadCertificate", "reload_api_certificate", body=True),
 )
 
 

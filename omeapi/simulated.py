@@ -16,6 +16,7 @@ import attrs
 
 from omeapi.config import ApplicationConfig, VirtualHostConfig
 from omeapi.engine import EngineError, EngineResult, RestartOutcome
+from omeapi.simulated_runtime import SimulatedRuntime
 
 __all__ = ["SimulatedEngine", "SimulatedStream"]
 
@@ -48,8 +49,12 @@ class _App:
         return dropped
 
 
-class SimulatedEngine:
+class SimulatedEngine(SimulatedRuntime):
     """The default :class:`~omeapi.engine.MediaEngine`: everything in memory, thread-safe.
+
+    The runtime operations (streams, push/record, channels, statistics) are
+    :class:`~omeapi.simulated_runtime.SimulatedRuntime`'s; ``config_dir`` is where relative
+    channel directories are resolved (the Server.xml's directory).
 
     ``live_fields`` are the top-level app keys it pretends to change without a restart
     (none by default).  :meth:`fail_next` makes the next calls of an operation fail.
@@ -62,6 +67,7 @@ class SimulatedEngine:
         live_fields: Iterable[str] = (),
         operation_delay: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
+        config_dir: str = "",
     ) -> None:
         self.clock = clock
         self._live = frozenset(live_fields)
@@ -74,6 +80,7 @@ class SimulatedEngine:
         self._sleep = sleep
         #: every call, in order: (operation, vhost, app)
         self.calls: list[tuple[str, str, str]] = []
+        self._init_runtime(config_dir)
 
     # -- test controls ----------------------------------------------------------------
 
@@ -149,6 +156,7 @@ class SimulatedEngine:
             if vhost.name in self._vhosts:
                 raise EngineError(EngineResult.EXISTS)
             self._vhosts[vhost.name] = vhost
+            self._runtime_vhost_created(vhost.name)
 
     def delete_virtual_host(self, name: str) -> None:
         with self._lock:

@@ -13,7 +13,6 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from omeapi_werkzeug import create_app
-from omeapi_werkzeug.serve import _on_certificate_reload
 
 __all__ = ["CertificateHolder", "serve_gunicorn"]
 
@@ -50,7 +49,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
         spec = self.spec
         settings: dict[str, Any] = {
             "bind": [f"{spec['address']}:{spec['port']}"],
-            "workers": 1,
+            "workers": spec.get("workers", 1),
             "worker_class": "gthread",
             "threads": spec["threads"],
             "accesslog": None,
@@ -69,9 +68,11 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
         def on_api(api: Any) -> None:
             if holder is not None:
-                _on_certificate_reload(api, holder.load)
+                api.certificates.subscribe(
+                    lambda cert: holder.load(cert.cert_path, cert.key_path, cert.chain_path)
+                )
 
-        return create_app(self.spec["file"], on_api=on_api)
+        return create_app(self.spec["file"], on_api=on_api, store=self.spec.get("store"))
 
 
 def serve_gunicorn(spec: dict[str, Any]) -> int:

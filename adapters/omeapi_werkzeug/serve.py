@@ -4,6 +4,10 @@
 ``<Managers><Host><TLS>`` certificate, on the ``<Server><IP>`` address, with
 ``<WorkerCount>`` threads.  The default server is granian; ``--server gunicorn`` uses
 gunicorn's threaded worker.  Each listener is one server process holding one ``Api``.
+
+``--workers N`` runs N worker processes per listener, each with its own ``Api``; they agree
+only through a shared store (``<Managers><API><Storage>`` or ``--store``), so with the
+in-memory store more than one worker is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +31,14 @@ __all__ = ["Listener", "listeners", "run", "tls_context"]
 #: Exit statuses: a broken config (1), the API switched off by the config (2).
 EXIT_CONFIG = 1
 EXIT_DISABLED = 2
+
+#: Why several worker processes need a shared store.
+NEEDS_SHARED_STORE = (
+    "omeapi serve: --workers {workers} needs a shared store: with the in-memory store each "
+    "worker process would keep its own vhosts and apps, and answers would depend on which "
+    "worker a request reached. Enable <Managers><API><Storage> (a SQLite file) or pass "
+    "--store PATH|postgresql://..., or use threads (<WorkerCount>) in one process."
+)
 
 _ENV_SPEC = "OMEAPI_SERVE_SPEC"
 
@@ -96,6 +108,8 @@ def _spec(args: argparse.Namespace, listener: Listener) -> dict[str, Any]:
         "port": listener.port,
         "threads": listener.threads,
         "tls": listener.tls,
+        "workers": getattr(args, "workers", 1) or 1,
+        "store": getattr(args, "store_location", None),
     }
 
 
@@ -104,12 +118,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_server_config(args.file)
         chosen = listeners(config, address=args.address, port=args.port, tls_port=args.tls_port)
+        from omeapi.store import store_location
+
+        location = store_location(config, getattr(args, "store", None))
+        workers = getattr(args, "workers", 1) or 1
+        if chosen and workers > 1 and location is None:
+            print(NEEDS_SHARED_STORE.format(workers=workers), file=sys.stderr)
+            return EXIT_CONFIG
+        # The workers open the store themselves ("memory": not the config's <Storage>).
+        args.store_location = location or "memory"
         if chosen:
-            # Build the API once here so that config problems (an empty AccessToken …)
-            # are reported before any server starts.
+            # Build the API once here so that config problems (an empty AccessToken, a
+            # store that cannot be opened …) are reported before any server starts.  It
+            # is closed again: the servers fork, and a store connection must not be shared.
             from omeapi.handler import Api
 
-            Api(config)
+            Api(config, store=args.store_location, follow=False).close()
     except ConfigError as exc:
         print(exc.located(), file=sys.stderr)
         return EXIT_CONFIG
@@ -120,6 +144,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_DISABLED
+    if len(chosen) > 1 and location is None:
+        print(
+            "omeapi serve: warning: each listener is its own process; with the in-memory "
+            "store a change made through one listener is not seen through the other "
+            "(enable <Managers><API><Storage> to share them)",
+            file=sys.stderr,
+        )
     if len(chosen) == 1:
         return _serve_one(args.server, _spec(args, chosen[0]))
     return _serve_many(args, chosen)
@@ -160,12 +191,6 @@ def _serve_one(server: str, spec: dict[str, Any]) -> int:
     return _serve_granian(spec)
 
 
-def _on_certificate_reload(api: Any, callback: Any) -> None:
-    certificates = getattr(api, "certificates", None)
-    if certificates is not None:
-        certificates.subscribe(callback)
-
-
 # -------------------------------------------------------------------------------- granian
 
 
@@ -179,9 +204,9 @@ def granian_app() -> Any:
         if spec["tls"]:
             # granian re-reads the certificate files when it replaces its workers (SIGHUP to
             # the main process), keeping the listening socket open.
-            _on_certificate_reload(api, lambda *_: os.kill(os.getppid(), signal.SIGHUP))
+            api.certificates.subscribe(lambda _: os.kill(os.getppid(), signal.SIGHUP))
 
-    return create_app(spec["file"], on_api=on_api)
+    return create_app(spec["file"], on_api=on_api, store=spec.get("store"))
 
 
 def _serve_granian(spec: dict[str, Any]) -> int:
@@ -198,7 +223,7 @@ def _serve_granian(spec: dict[str, Any]) -> int:
         address=spec["address"],
         port=spec["port"],
         interface=Interfaces.WSGI,
-        workers=1,
+        workers=spec.get("workers", 1),
         blocking_threads=spec["threads"],
         factory=True,
         log_access=False,

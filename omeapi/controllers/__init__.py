@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from omeapi.controllers import apps, profiles, server, vhosts
+from omeapi.controllers import (
+    apps,
+    channels,
+    jobs,
+    profiles,
+    runtime_server,
+    server,
+    stream_actions,
+    streams,
+    vhosts,
+)
 from omeapi.controllers.common import Call
 from omeapi.envelope import Reply
 
@@ -30,4 +40,42 @@ ACTIONS: dict[str, Action] = {
     "get_profile": profiles.get_profile,
     "patch_profile": profiles.patch_profile,
     "delete_profile": profiles.delete_profile,
+    # runtime: streams, stream actions, push/record, channels, stats, certificates
+    "list_streams": streams.list_streams,
+    "create_stream": streams.create_stream,
+    "get_stream": streams.get_stream,
+    "delete_stream": streams.delete_stream,
+    "hls_dumps": stream_actions.hls_dumps,
+    "start_hls_dump": stream_actions.start_hls_dump,
+    "stop_hls_dump": stream_actions.stop_hls_dump,
+    "send_event": stream_actions.send_event,
+    "send_events": stream_actions.send_events,
+    "conclude_hls_live": stream_actions.conclude_hls_live,
+    "send_subtitles": stream_actions.send_subtitles,
+    "start_push": jobs.start_push,
+    "stop_push": jobs.stop_push,
+    "list_pushes": jobs.list_pushes,
+    "start_record": jobs.start_record,
+    "stop_record": jobs.stop_record,
+    "list_records": jobs.list_records,
+    "list_scheduled": channels.list_scheduled,
+    "create_scheduled": channels.create_scheduled,
+    "get_scheduled": channels.get_scheduled,
+    "patch_scheduled": channels.patch_scheduled,
+    "delete_scheduled": channels.delete_scheduled,
+    "list_multiplex": channels.list_multiplex,
+    "create_multiplex": channels.create_multiplex,
+    "get_multiplex": channels.get_multiplex,
+    "delete_multiplex": channels.delete_multiplex,
+    "stats_server": runtime_server.stats_server,
+    "stats_vhost": runtime_server.stats_vhost,
+    "stats_app": runtime_server.stats_app,
+    "stream_stats": runtime_server.stream_stats,
+    "stats_internals": runtime_server.stats_internals,
+    "stats_queues": runtime_server.stats_queues,
+    "vhosts_colon": runtime_server.vhosts_colon,
+    "reload_all_certificates": runtime_server.reload_all_certificates,
+    "reload_certificate": runtime_server.reload_certificate,
+    "reload_certificate_without_vhost": runtime_server.reload_certificate_without_vhost,
+    "reload_api_certificate": runtime_server.reload_api_certificate,
 }
