@@ -1,8 +1,10 @@
-"""The ``omeapi`` command: ``omeapi check FILE`` (and ``omeapi serve`` where installed)."""
+"""The ``omeapi`` command: ``omeapi check FILE``, ``omeapi audit [FILE]`` (and
+``omeapi serve`` where installed)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -44,8 +46,90 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--address", help="listen on this address instead of <IP>")
     serve.add_argument("--port", type=int, help="plain HTTP port instead of <Port>")
     serve.add_argument("--tls-port", type=int, help="TLS port instead of <TLSPort>")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes per listener (more than 1 needs a shared store)",
+    )
+    serve.add_argument("--store", metavar="LOCATION", help=_STORE_HELP)
     serve.set_defaults(run=_serve)
+    audit = verbs.add_parser("audit", help="print the audit log of the API's store")
+    audit.add_argument(
+        "file", nargs="?", default="Server.xml", help="Server.xml naming the store in <Storage>"
+    )
+    audit.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="only changes since WHEN: a duration (15m, 2h, 3d), an ISO date or time, or "
+        "POSIX seconds",
+    )
+    audit.add_argument("--store", metavar="LOCATION", help=_STORE_HELP)
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    audit.set_defaults(run=_audit)
     return parser
+
+
+_STORE_HELP = (
+    "the store instead of <Managers><API><Storage>: a SQLite file or directory, "
+    "a postgresql:// URL, or 'memory'"
+)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from omeapi.audit import format_record, parse_since
+    from omeapi.store import StoreError, open_store, store_location
+
+    try:
+        since = None if args.since is None else parse_since(args.since)
+    except ValueError as exc:
+        print(f"omeapi audit: {exc}", file=sys.stderr)
+        return 2
+    if args.store is not None:
+        location = args.store
+    else:
+        try:
+            config = load_server_config(args.file)
+        except ConfigError as exc:
+            print(exc.located(), file=sys.stderr)
+            return 1
+        location = store_location(config)
+        if location is None:
+            print(
+                f"omeapi audit: {args.file} keeps no store (<Managers><API><Storage> is absent "
+                "or disabled): the in-memory store's log ends with its process",
+                file=sys.stderr,
+            )
+            return 1
+    if location == "memory":
+        print("omeapi audit: the in-memory store keeps no log to read", file=sys.stderr)
+        return 1
+    if "://" not in location:
+        from omeapi.store import sqlite_file
+
+        location = sqlite_file(location)
+        if not os.path.exists(location):  # reading must not create an empty store
+            print(f"omeapi audit: no store at {location}", file=sys.stderr)
+            return 1
+    try:
+        store = open_store(location)
+        try:
+            records = store.audit_log(since)
+        finally:
+            store.close()
+    except StoreError as exc:
+        print(f"omeapi audit: {exc}", file=sys.stderr)
+        return 1
+    for record in records:
+        print(format_record(record, as_json=args.json))
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
