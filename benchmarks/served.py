@@ -134,8 +134,15 @@ def wrk(
     connections: int = 8,
     script: str | None = None,
     headers: tuple[str, ...] = (),
+    threads: int = 1,
 ) -> tuple[float, dict[str, float]]:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
+    argv = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        "--latency",
+    ]
     for header in headers:
         argv += ["-H", header]
     if script:
@@ -185,12 +192,18 @@ def throughput(kinds: list[str], duration: float, rounds: int) -> None:
     print()
 
 
+# One wrk thread per client, each with its own connection: `setup` gives every thread the
+# app it patches, so "4 clients on 4 apps" really never share an app.
 _PATCH_LUA = """
 local apps = {%s}
+local threads = 0
+function setup(thread)
+  thread:set("app", apps[(threads %% #apps) + 1])
+  threads = threads + 1
+end
 local n = 0
 request = function()
   n = n + 1
-  local app = apps[(n %% #apps) + 1]
   local body = '{"publishers":{"appWorkerCount":' .. (n %% 7 + 1) .. '}}'
   return wrk.format("PATCH", "/v1/vhosts/bench/apps/" .. app, nil, body)
 end
@@ -222,7 +235,7 @@ def mutations(duration: float) -> None:
             script = os.path.join(tmp, "patch.lua")
             with open(script, "w") as fh:
                 fh.write(_PATCH_LUA % apps)
-            rows.append((label, *wrk(base, duration, conns, script, headers)))
+            rows.append((label, *wrk(base, duration, conns, script, headers, threads=conns)))
         script = os.path.join(tmp, "profile.lua")
         with open(script, "w") as fh:
             fh.write(_PROFILE_LUA % "a1")
