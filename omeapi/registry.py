@@ -195,7 +195,9 @@ class Registry:
         if self.store.version() == self._seen:
             return False
         with self._lock:
-            # Another thread may have reloaded while this one waited for the lock.
+            # Another thread may have reloaded (or written) while this one waited.
+            if self.store.version() == self._seen:
+                return False
             state = self.store.load()
             if state.version == self._seen:
                 return False

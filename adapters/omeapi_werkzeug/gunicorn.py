@@ -7,12 +7,15 @@ socket and the running app (with its state) stay as they are.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from omeapi_werkzeug import create_app
+from omeapi_werkzeug.serve import relay_certificate_reloads
 
 __all__ = ["CertificateHolder", "serve_gunicorn"]
 
@@ -67,7 +70,13 @@ class _Server(BaseApplication):  # type: ignore[misc]
         holder = self.holder
 
         def on_api(api: Any) -> None:
-            if holder is not None:
+            if holder is None:
+                relay_certificate_reloads(api, self.spec)
+            elif self.spec.get("workers", 1) > 1:
+                # Each worker has its own holder: the master reloads them all (SIGHUP: it
+                # re-reads the config and the files and replaces its workers).
+                api.certificates.subscribe(lambda _: os.kill(os.getppid(), signal.SIGHUP))
+            else:
                 api.certificates.subscribe(
                     lambda cert: holder.load(cert.cert_path, cert.key_path, cert.chain_path)
                 )

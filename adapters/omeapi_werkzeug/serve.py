@@ -110,6 +110,8 @@ def _spec(args: argparse.Namespace, listener: Listener) -> dict[str, Any]:
         "tls": listener.tls,
         "workers": getattr(args, "workers", 1) or 1,
         "store": getattr(args, "store_location", None),
+        # The process that relays certificate reloads between listeners (several of them).
+        "relay": getattr(args, "relay", None),
     }
 
 
@@ -157,7 +159,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve_many(args: argparse.Namespace, chosen: Sequence[Listener]) -> int:
-    """One child process per listener; stop them all when one stops or on a signal."""
+    """One child process per listener; stop them all when one stops or on a signal.
+
+    A certificate reload that reaches a listener without TLS is relayed here (SIGUSR1) and on
+    to the TLS listeners as SIGHUP: their server replaces its workers, which re-read the files.
+    """
+    args.relay = os.getpid()
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "omeapi_werkzeug.serve", args.server],
@@ -171,8 +178,14 @@ def _serve_many(args: argparse.Namespace, chosen: Sequence[Listener]) -> int:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
+    def relay(signum: int, frame: object) -> None:
+        for child, listener in zip(children, chosen, strict=True):
+            if listener.tls and child.poll() is None:
+                child.send_signal(signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGUSR1, relay)
     codes = [child.wait() for child in children]
     return max(codes, default=0)
 
@@ -205,6 +218,8 @@ def granian_app() -> Any:
             # granian re-reads the certificate files when it replaces its workers (SIGHUP to
             # the main process), keeping the listening socket open.
             api.certificates.subscribe(lambda _: os.kill(os.getppid(), signal.SIGHUP))
+        else:
+            relay_certificate_reloads(api, spec)
 
     return create_app(spec["file"], on_api=on_api, store=spec.get("store"))
 
@@ -218,7 +233,7 @@ def _serve_granian(spec: dict[str, Any]) -> int:
     if spec["tls"]:
         cert, key, _chain = spec["tls"]
         options.update(ssl_cert=Path(cert), ssl_key=Path(key))
-    Granian(
+    _granian_class(Granian)(
         "omeapi_werkzeug.serve:granian_app",
         address=spec["address"],
         port=spec["port"],
@@ -230,6 +245,51 @@ def _serve_granian(spec: dict[str, Any]) -> int:
         **options,
     ).serve()
     return 0
+
+
+def relay_certificate_reloads(api: Any, spec: dict[str, Any]) -> None:
+    """In a listener without TLS: pass API certificate reloads on to the TLS listeners."""
+    relay = spec.get("relay")
+    if relay:
+        api.certificates.subscribe(lambda _: os.kill(relay, signal.SIGUSR1))
+
+
+def _granian_class(default: Any) -> Any:
+    """granian's server, with one listening socket bound by the main process and inherited by
+    the workers.
+
+    On Linux granian lets each worker bind the port itself (``SO_REUSEPORT``), so replacing
+    the workers (a certificate reload) closes the listening socket and opens another, and
+    connections waiting in the old one's queue are reset.  granian's own code path for the
+    other platforms shares one socket; it is used here where the worker processes are forked
+    and granian's internals are as expected, else granian's default stays.
+    """
+    import importlib
+    import multiprocessing
+
+    try:
+        spec_class: Any = importlib.import_module("granian.net").SocketSpec
+        from granian.server import MPServer
+    except (ImportError, AttributeError):
+        return default
+    if (
+        default is not MPServer
+        or multiprocessing.get_start_method() != "fork"
+        or not hasattr(MPServer, "_init_shared_socket")
+    ):
+        return default
+
+    class SharedSocket(MPServer):
+        def _init_shared_socket(self) -> None:
+            import socket
+
+            holder = spec_class(self.bind_addr, self.bind_port, self.backlog).build()
+            self._ssp, self._sfd = None, holder.get_fd()
+            self._shd = holder
+            self._sso = socket.socket(fileno=self._sfd)
+            self._sso.set_inheritable(True)
+
+    return SharedSocket
 
 
 def _child_main(argv: Sequence[str]) -> int:
