@@ -115,6 +115,23 @@ def required_unless_bypass(message: str) -> AbsentCheck:
     return check
 
 
+def encode_names(encodes: Item, kind: str) -> list[str]:
+    """The names of an Encodes list as OME ends up with them.
+
+    OME names each unnamed (absent or empty ``<Name>``) entry ``video_0``, ``video_1`` … (per
+    kind, counting only the unnamed ones) before renditions are matched against them.
+    """
+    names: list[str] = []
+    unnamed = 0
+    for encode in encodes.items(kind):
+        name = str(encode.value("Name", ""))
+        if not name:
+            name = f"{kind.lower()}_{unnamed}"
+            unnamed += 1
+        names.append(name)
+    return names
+
+
 def output_profile(fields: Mapping[str, Any]) -> None:
     """Playlists: unique file names, renditions naming encodes of this profile."""
     item = Item(None, dict(fields))  # type: ignore[arg-type]
@@ -122,7 +139,7 @@ def output_profile(fields: Mapping[str, Any]) -> None:
     names: dict[str, set[str]] = {"Video": set(), "Audio": set()}
     if encodes is not None:
         for kind, found in names.items():
-            found.update(str(e.value("Name", "")) for e in encodes.items(kind))
+            found.update(encode_names(encodes, kind))
     file_names: set[str] = set()
     for playlist in item.items("Playlist"):
         file_name = str(playlist.value("FileName", ""))

@@ -12,6 +12,7 @@ import gc
 import os
 import re
 from collections.abc import Callable
+from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 from defusedxml import DefusedXmlException
@@ -100,17 +101,38 @@ def _offset(data: bytes, line: int, column: int) -> int:
     return start + column
 
 
+def _read_at_most(fh: BinaryIO, limit: int) -> bytes | None:
+    """The whole content, or None past ``limit`` bytes.
+
+    Bounded even when the size on disk lied (a device, a file still growing); read in pieces
+    because ``read(limit)`` would allocate ``limit`` bytes up front.
+    """
+    parts: list[bytes] = []
+    total = 0
+    while total <= limit:
+        part = fh.read(min(_CHUNK, limit + 1 - total))
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+        total += len(part)
+    return None
+
+
+_CHUNK = 16 * 1024 * 1024
+
+
 def parse_file(path: str) -> XmlFile:
     """Read and parse ``path`` with defusedxml; every failure is a :class:`ConfigError`."""
+    too_large = ConfigError(
+        f"Could not read the file: {path} (reason: File is too large, offset: 0)", file=path
+    )
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise ConfigError(
-                f"Could not read the file: {path} (reason: File is too large, offset: 0)",
-                file=path,
-            )
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            raise too_large
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = _read_at_most(fh, MAX_FILE_BYTES)
+        if data is None:
+            raise too_large
     except FileNotFoundError:
         raise ConfigError(
             f"Could not read the file: {path} (reason: File was not found, offset: 0)", file=path

@@ -13,7 +13,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from omeapi.config.nodes import Item, JsonValue, Node, Scalar
-from omeapi.config.schema import Kind, Spec
+from omeapi.config.schema import SCHEMA, Kind, Spec
 from omeapi.config.values import (
     INT32,
     INT64,
@@ -31,17 +31,43 @@ __all__ = ["JsonReader", "XmlReader", "to_json"]
 
 _Converter = Callable[[str], Any]
 
+
+def _int32(text: str) -> int:
+    # Plain ASCII digits short enough to fit are the common case: no regex needed.
+    if len(text) < 10 and text.isdigit() and text.isascii():
+        return int(text)
+    return c_stoi(text)
+
+
+def _int64(text: str) -> int:
+    if len(text) < 19 and text.isdigit() and text.isascii():
+        return int(text)
+    return c_stoi(text, INT64)
+
+
 _TEXT_CONVERTERS: dict[Kind, _Converter] = {
     Kind.STRING: str,
     Kind.ATTRIBUTE: str,
-    Kind.INT: c_stoi,
-    Kind.LONG: lambda text: c_stoi(text, INT64),
+    Kind.INT: _int32,
+    Kind.LONG: _int64,
     Kind.BOOL: parse_bool,
     Kind.DOUBLE: c_stod,
     Kind.PORT: parse_port,
     Kind.RANGED_PORT: parse_ranged_port,
     Kind.ENABLED_MODULES: parse_enabled_modules,
 }
+
+
+def _xml_converters() -> dict[Spec, _Converter | None]:
+    """Each spec's text converter (None: the text is the value), looked up once per element."""
+    out: dict[Spec, _Converter | None] = {}
+    stack = [SCHEMA]
+    while stack:
+        spec = stack.pop()
+        kind = spec.element_kind
+        out[spec] = None if kind in (Kind.STRING, Kind.ATTRIBUTE) else _TEXT_CONVERTERS.get(kind)
+        stack.extend(spec.children)
+    return out
 
 
 def _resolve(spec: Spec, value: Any, base_dir: str) -> Any:
@@ -66,20 +92,44 @@ def _store(spec: Spec, fields: dict[str, Node], raw: JsonValue, value: Any) -> N
 
 _ORDER = operator.attrgetter("order")
 
+# Large configs repeat the same shapes (every app has the same children), so the visiting
+# order is computed once per shape.  Bounded: odd inputs just compute it each time.
+_ORDER_CACHE: dict[tuple[Spec, tuple[str, ...]], list[Spec]] = {}
+_ORDER_CACHE_MAX = 4096
+
 
 def _in_order(spec: Spec, present: dict[str, Any]) -> list[Spec]:
     """The children to visit, in registration order: the present ones and those that matter
     when absent.  Skipping the rest keeps large configs cheap without changing any outcome."""
+    key = (spec, tuple(present))
+    todo = _ORDER_CACHE.get(key)
+    if todo is not None:
+        return todo
     by_xml = spec.by_xml
     todo = [by_xml[name] for name in present]
     if spec.watch:
         todo.extend(c for c in spec.watch if c.xml_name not in present)
     if len(todo) > 1:
         todo.sort(key=_ORDER)
+    if len(_ORDER_CACHE) < _ORDER_CACHE_MAX:
+        _ORDER_CACHE[key] = todo
     return todo
 
 
 # ---------------------------------------------------------------------------------- XML
+
+# pugixml's whitespace: a text node made only of these is dropped (``\xa0`` is text).
+_XML_SPACE = " \t\r\n"
+
+_CONVERTERS = _xml_converters()
+
+
+def _text(el: Element) -> str:
+    """A scalar element's text as OME sees it: ``""`` when absent or only whitespace."""
+    text = el.text
+    if text is None or not text.strip(_XML_SPACE):
+        return ""
+    return text
 
 
 IncludeFn = Callable[[str, Element, "XmlReader"], "list[tuple[Element, XmlReader]]"]
@@ -138,12 +188,12 @@ class XmlReader:
         by_xml = spec.by_xml
         groups: dict[str, list[Element]] = {}
         text = el.text
-        if text is not None and not text.isspace() and spec.children:
+        if text is not None and text.strip(_XML_SPACE) and spec.children:
             raise self._unknown(path, "", el)
         for child in el:
             tag = child.tag
             tail = child.tail
-            if tail is not None and not tail.isspace():
+            if tail is not None and tail.strip(_XML_SPACE):
                 raise self._unknown(path, "", el)
             if tag not in by_xml:
                 if self._ignored(child):
@@ -168,7 +218,7 @@ class XmlReader:
         """Read ``el`` as the item ``spec``; ``path`` names it in messages."""
         if not len(el) and not spec.watch and spec.item_check is None:
             text = el.text
-            if text is None or text.isspace() or not spec.children:
+            if text is None or not text.strip(_XML_SPACE) or not spec.children:
                 return Item(spec, {})  # <RTMP/>: present, every field at its default
         groups = self._groups(spec, el, path)
         fields: dict[str, Node] = {}
@@ -195,12 +245,24 @@ class XmlReader:
                         cs, found[0], f"{path}.{cs.json_name}", parent_optional or not cs.required
                     )
                 else:
+                    # The hot path (most elements are scalars): _text, _convert and _store
+                    # written out.
                     child = found[0]
-                    raw = child.text or ""
+                    raw = child.text
+                    if not raw or (raw[0] in _XML_SPACE and not raw.strip(_XML_SPACE)):
+                        raw = ""
                     try:
-                        _store(cs, fields, raw, self._convert(cs, raw))
+                        value: Any = self.subst(raw) if "${" in raw else raw
+                        convert = _CONVERTERS[cs]
+                        if convert is not None:
+                            value = convert(value)
+                        if cs.resolve_path:
+                            value = _resolve(cs, value, self.base_dir)
+                        if cs.value_check is not None:
+                            value = cs.value_check(value, fields)
                     except ConfigError as exc:
                         raise self.on_error(exc, child, f"{path}.{cs.json_name}") from None
+                    fields[cs.xml_name] = Scalar(raw, value)
             if spec.item_check is not None:
                 spec.item_check(fields)
         except ConfigError as exc:
@@ -209,15 +271,18 @@ class XmlReader:
 
     def _convert(self, spec: Spec, raw: str) -> Any:
         text = self.subst(raw) if "${" in raw else raw
-        value = _TEXT_CONVERTERS[spec.element_kind](text)
+        convert = _CONVERTERS[spec]
+        value = text if convert is None else convert(text)
         return _resolve(spec, value, self.base_dir) if spec.resolve_path else value
 
     def _child_item(self, spec: Spec, el: Element, path: str, parent_optional: bool) -> Item:
-        pattern = el.get("include")
-        if pattern is None:
+        raw_pattern = el.get("include")
+        if raw_pattern is None:
             return self.read_item(spec, el, path, parent_optional)
         self._groups(spec, el, path)  # the including element's own children are still checked
-        sources = self.include(self.subst(pattern), el, self)
+        # OME reads attribute values substituted, so its messages show the expanded pattern.
+        pattern = self.subst(raw_pattern)
+        sources = self.include(pattern, el, self)
         if not sources:
             raise self.on_error(
                 ConfigError(
@@ -243,7 +308,7 @@ class XmlReader:
         out: list[Scalar | Item] = []
         if spec.kind is Kind.LIST_OF_STRING:
             for el in found:
-                raw = el.text or ""
+                raw = _text(el)
                 try:
                     value = self._convert(spec, raw)
                     if spec.value_check is not None:

@@ -6,6 +6,7 @@ enabled-module lists).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -35,7 +36,7 @@ INT64 = (-(2**63), 2**63 - 1)
 
 # C's isspace() set: what strtol/strtod skip before the number.
 _C_SPACE = " \t\n\v\f\r"
-_INT_RE = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+_INT_RE = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)")
 _DOUBLE_RE = re.compile(
     r"[ \t\n\v\f\r]*([+-]?(?:"
     r"0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?"
@@ -53,7 +54,11 @@ def c_stoi(text: str, bounds: tuple[int, int] = INT32) -> int:
     m = _INT_RE.match(text)
     if m is None:
         return 0
-    value = int(m.group(1))
+    sign, digits = m.group(1), m.group(2).lstrip("0")
+    # Out of range anyway, and int() refuses very long digit strings (a traceback, not 0).
+    if len(digits) > 20:
+        return 0
+    value = int(sign + digits) if digits else 0
     if bounds[0] <= value <= bounds[1]:
         return value
     return 0
@@ -74,9 +79,13 @@ def c_stod(text: str) -> float:
             return sign * float.fromhex(body)
         if token.lower().lstrip("+-").startswith("nan"):
             return float("nan")
-        return float(token)
+        value = float(token)
     except (ValueError, OverflowError):
         return 0.0
+    # strtod reports an overflow as ERANGE and std::stod throws: OME gets 0.0, not inf.
+    if math.isinf(value) and not token.lower().lstrip("+-").startswith("inf"):
+        return 0.0
+    return value
 
 
 def parse_bool(text: str) -> bool:
@@ -147,6 +156,12 @@ def parse_port(text: str) -> Port:
 _RANGE_PIECE = re.compile(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?")
 
 
+def _port_number(digits: str) -> int:
+    # Past five significant digits it is out of range; int() of a huge string would raise.
+    significant = digits.lstrip("0")
+    return int(significant) if 0 < len(significant) <= 6 else 0
+
+
 def parse_ranged_port(text: str) -> RangedPort:
     """A port list: comma-separated ``N`` or ``A-B`` (A ≤ B), optional ``/proto`` (UDP)."""
     trimmed = text.strip()
@@ -161,8 +176,8 @@ def parse_ranged_port(text: str) -> RangedPort:
         m = _RANGE_PIECE.fullmatch(piece)
         if m is None:
             raise ConfigError(f"Invalid port expression: {text}")
-        first = int(m.group(1))
-        last = int(m.group(2)) if m.group(2) is not None else first
+        first = _port_number(m.group(1))
+        last = _port_number(m.group(2)) if m.group(2) is not None else first
         if not (1 <= first <= 65535 and 1 <= last <= 65535):
             raise ConfigError(f"Invalid port: {text}")
         if first > last:
