@@ -33,10 +33,9 @@ from omeapi.store import (
     Change,
     StoreError,
     StoreState,
-    check_precondition,
     node_name,
 )
-from omeapi.store_sqlite import _audit_record, _dumps, _state, _write_change
+from omeapi.store_sqlite import _audit_record, _checked_write, _state
 
 try:
     import psycopg
@@ -229,36 +228,7 @@ class PostgresStore:
         ).fetchone()
         assert row is not None
         version = int(row[0])
-        has_vhost = (
-            conn.execute("SELECT 1 FROM omeapi_vhosts WHERE name = %s", (change.vhost,)).fetchone()
-            is not None
-        )
-        has_app = bool(change.app) and (
-            conn.execute(
-                "SELECT 1 FROM omeapi_apps WHERE vhost = %s AND name = %s",
-                (change.vhost, change.app),
-            ).fetchone()
-            is not None
-        )
-        # A conflict raises here: the transaction rolls back, the counter with it.
-        check_precondition(change, has_vhost, has_app)
-        _write_change(conn.execute, change, version, "%s")
-        audit = change.audit
-        if audit is not None:
-            conn.execute(
-                "INSERT INTO omeapi_audit (version, time, client, method, path, summary, node) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (
-                    version,
-                    audit.time,
-                    audit.client,
-                    audit.method,
-                    audit.path,
-                    _dumps(audit.summary),
-                    self._node,
-                ),
-            )
-        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(version)))
+        _checked_write(conn.execute, change, version, "%s", self._node)
         return version
 
     def lock(self, name: str) -> contextlib.AbstractContextManager[None]:

@@ -214,36 +214,9 @@ class SqliteStore:
             raise StoreError(f"{self.path}: {exc}") from exc
 
     def _apply(self, conn: sqlite3.Connection, change: Change) -> int:
-        has_vhost = (
-            conn.execute("SELECT 1 FROM omeapi_vhosts WHERE name = ?", (change.vhost,)).fetchone()
-            is not None
-        )
-        has_app = bool(change.app) and (
-            conn.execute(
-                "SELECT 1 FROM omeapi_apps WHERE vhost = ? AND name = ?",
-                (change.vhost, change.app),
-            ).fetchone()
-            is not None
-        )
-        check_precondition(change, has_vhost, has_app)
         conn.execute("UPDATE omeapi_meta SET version = version + 1")
         version = int(conn.execute("SELECT version FROM omeapi_meta").fetchone()[0])
-        _write_change(conn.execute, change, version, "?")
-        audit = change.audit
-        if audit is not None:
-            conn.execute(
-                "INSERT INTO omeapi_audit (version, time, client, method, path, summary, node) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    version,
-                    audit.time,
-                    audit.client,
-                    audit.method,
-                    audit.path,
-                    _dumps(audit.summary),
-                    self._node,
-                ),
-            )
+        _checked_write(conn.execute, change, version, "?", self._node)
         return version
 
     def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
@@ -293,6 +266,39 @@ class SqliteStore:
 
 
 # -- shared with the PostgreSQL store ---------------------------------------------------------
+
+
+def _checked_write(
+    execute: Callable[..., Any], change: Change, version: int, mark: str, node: str
+) -> None:
+    """Check ``change`` against the stored rows, then write it and its audit record; the
+    caller holds the write transaction and has already moved the counter to ``version``."""
+
+    def exists(sql: str, args: tuple[str, ...]) -> bool:
+        return execute(sql.replace("?", mark), args).fetchone() is not None
+
+    has_vhost = exists("SELECT 1 FROM omeapi_vhosts WHERE name = ?", (change.vhost,))
+    has_app = bool(change.app) and exists(
+        "SELECT 1 FROM omeapi_apps WHERE vhost = ? AND name = ?", (change.vhost, change.app)
+    )
+    # A conflict raises here: the transaction rolls back, the counter with it.
+    check_precondition(change, has_vhost, has_app)
+    _write_change(execute, change, version, mark)
+    audit = change.audit
+    if audit is not None:
+        execute(
+            "INSERT INTO omeapi_audit (version, time, client, method, path, summary, node) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)".replace("?", mark),
+            (
+                version,
+                audit.time,
+                audit.client,
+                audit.method,
+                audit.path,
+                _dumps(audit.summary),
+                node,
+            ),
+        )
 
 
 def _write_change(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SERVER_XML
 from hypothesis import HealthCheck, given, settings
 from strategies import (
     application_json,
@@ -423,70 +424,8 @@ def test_virtual_host_json_drops_applications() -> None:
 
 # Shapes OME answered (ome-observed.md), rebuilt from the XML that produced them.
 
-OBSERVED_XML = """<?xml version="1.0" encoding="UTF-8"?>
-<Server version="8">
-	<Type>origin</Type>
-	<IP>*</IP>
-	<Bind/>
-	<VirtualHosts>
-		<VirtualHost>
-			<Name>default</Name>
-			<Distribution>ome-oracle</Distribution>
-			<Host>
-				<Names>
-					<Name>*</Name>
-				</Names>
-			</Host>
-			<Applications>
-				<Application>
-					<Name>app</Name>
-					<Type>live</Type>
-					<OutputProfiles>
-						<OutputProfile>
-							<Name>bypass_stream</Name>
-							<OutputStreamName>${OriginStreamName}</OutputStreamName>
-							<Playlist>
-								<Name>default</Name>
-								<FileName>master</FileName>
-								<Rendition>
-									<Name>bypass</Name>
-									<Video>bypass_video</Video>
-									<Audio>bypass_audio</Audio>
-								</Rendition>
-							</Playlist>
-							<Encodes>
-								<Video>
-									<Name>bypass_video</Name>
-									<Bypass>true</Bypass>
-								</Video>
-								<Audio>
-									<Name>bypass_audio</Name>
-									<Bypass>true</Bypass>
-								</Audio>
-							</Encodes>
-						</OutputProfile>
-					</OutputProfiles>
-					<Providers>
-						<RTMP />
-					</Providers>
-					<Publishers>
-						<AppWorkerCount>1</AppWorkerCount>
-						<StreamWorkerCount>1</StreamWorkerCount>
-						<LLHLS>
-							<ChunkDuration>0.5</ChunkDuration>
-							<SegmentDuration>6</SegmentDuration>
-							<SegmentCount>10</SegmentCount>
-							<CrossDomains>
-								<Url>*</Url>
-							</CrossDomains>
-						</LLHLS>
-					</Publishers>
-				</Application>
-			</Applications>
-		</VirtualHost>
-	</VirtualHosts>
-</Server>
-"""
+# The configuration of the OME that answered ome-observed.md (shared with the handler tests).
+OBSERVED_XML = SERVER_XML
 
 
 def observed(case: int) -> Any:
