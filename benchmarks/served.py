@@ -31,6 +31,9 @@ from benchmarks.apps import AUTHORIZATION, ORIGIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPS = ("omeapi", "bare", "flask")
+#: How long a simulated app restart takes: long next to the API's own work, as a real media
+#: server's is, so that what is measured is whether restarts of different apps queue.
+RESTART_DELAY = 0.05
 
 SERVERS: dict[str, list[str]] = {
     "granian": [
@@ -199,12 +202,14 @@ local apps = {%s}
 local threads = 0
 function setup(thread)
   thread:set("app", apps[(threads %% #apps) + 1])
+  thread:set("id", threads)
   threads = threads + 1
 end
 local n = 0
 request = function()
+  -- A value no other client sends: every PATCH is a real change, so every one restarts.
   n = n + 1
-  local body = '{"publishers":{"appWorkerCount":' .. (n %% 7 + 1) .. '}}'
+  local body = '{"publishers":{"appWorkerCount":' .. (id * 1000000 + n) .. '}}'
   return wrk.format("PATCH", "/v1/vhosts/bench/apps/" .. app, nil, body)
 end
 """
@@ -221,10 +226,11 @@ end
 
 
 def mutations(duration: float) -> None:
-    """PATCH / POST profiles through gthread (4 threads), engine restarts taking 5 ms."""
-    print("## Mutations (gunicorn gthread 4 threads, simulated restart 5 ms)\n")
+    """PATCH / POST profiles through gthread (4 threads), with slow engine restarts."""
+    delay_ms = RESTART_DELAY * 1000
+    print(f"## Mutations (gunicorn gthread 4 threads, simulated restart {delay_ms:.0f} ms)\n")
     headers = (f"Authorization: {AUTHORIZATION}", "Content-Type: application/json")
-    env = {"OMEAPI_BENCH_RESTART_DELAY": "0.005"}
+    env = {"OMEAPI_BENCH_RESTART_DELAY": str(RESTART_DELAY)}
     with server("gthread", "omeapi_mutable", env) as port, tempfile.TemporaryDirectory() as tmp:
         base = f"http://127.0.0.1:{port}"
         rows = []
