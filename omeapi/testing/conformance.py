@@ -756,16 +756,23 @@ class ConformanceMachine(RuleBasedStateMachine):
         got = self.change(
             "PATCH", "/v1/vhosts/{}/apps/{}/outputProfiles/{}".format(*key, name), body
         )
-        error = self._lookup_error(*key)
-        if error is None and not exists:
-            error = (
-                404,
-                "[HTTP] Could not find the output profile: [{}/{}/{}] (404)".format(*key, name),
-            )
+        error = self._profile_error(key, name, exists)
         if error is not None:
             self.expect(got, *error, "PATCH outputProfile")
             return
         self.expect(got, 200, "OK", "PATCH outputProfile")
+
+    def _profile_error(
+        self, key: tuple[str, str], name: str, exists: bool
+    ) -> tuple[int, str] | None:
+        """What a change to profile ``name`` of app ``key`` must answer, if not success."""
+        error = self._lookup_error(*key)
+        if error is None and not exists:
+            return (
+                404,
+                "[HTTP] Could not find the output profile: [{}/{}/{}] (404)".format(*key, name),
+            )
+        return error
 
     @precondition(lambda self: self.apps())
     @rule(data=st.data())
@@ -775,12 +782,7 @@ class ConformanceMachine(RuleBasedStateMachine):
         self._audience(key, data)
         exists = name in self._profile_names(key)
         got = self.change("DELETE", "/v1/vhosts/{}/apps/{}/outputProfiles/{}".format(*key, name))
-        error = self._lookup_error(*key)
-        if error is None and not exists:
-            error = (
-                404,
-                "[HTTP] Could not find the output profile: [{}/{}/{}] (404)".format(*key, name),
-            )
+        error = self._profile_error(key, name, exists)
         if error is not None:
             self.expect(got, *error, "DELETE outputProfile")
             return
