@@ -7,15 +7,14 @@ import http.client
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servers import free_port, stop, wait_for
 
 trustme = pytest.importorskip("trustme")
 
@@ -28,13 +27,6 @@ ENV = {
         [str(ROOT), str(ROOT / "adapters"), os.environ.get("PYTHONPATH", "")]
     ),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_xml(port: int | None, tls_port: int | None, tls: bool = True) -> str:
@@ -72,19 +64,6 @@ def write_config(directory: Path, ca: trustme.CA, port: int | None, tls_port: in
     return path
 
 
-def wait_for(port: int, proc: subprocess.Popen[bytes], deadline: float = 30.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early: {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"port {port} never opened")
-
-
 def start(config: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -102,17 +81,6 @@ def start(config: Path, *extra: str) -> subprocess.Popen[bytes]:
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return proc.returncode
 
 
 @pytest.fixture(params=["granian", "gunicorn"])

@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from typing import Any
 
 import pytest
 from conftest import SERVER_XML, app_body, profile_body
+from servers import free_port, stop, wait_for
 from store_support import STORE_KINDS, fresh_location, server_xml_with_storage
 
 from omeapi.cli import main
@@ -43,13 +43,6 @@ AUTH = "Basic " + base64.b64encode(b"ome-access-token").decode()
 WORKERS = 4
 #: How long each engine operation takes in the workers (restarts are observable).
 DELAY = 0.05
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def env_for(**extra: str) -> dict[str, str]:
@@ -67,29 +60,6 @@ def call(port: int, method: str, path: str, body: Any = None) -> tuple[int, str,
         return response.status, response.getheader("X-Worker") or "", json.loads(response.read())
     finally:
         conn.close()
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited: {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"port {port} never opened")
-
-
-def stop(proc: subprocess.Popen[bytes], signum: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signum)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 class Served:
@@ -138,7 +108,7 @@ def served(
         start_new_session=True,
     )
     try:
-        wait_for_port(port, proc)
+        wait_for(port, proc, timeout=60)
         # Until every worker has booted and answered.
         seen: set[str] = set()
         end = time.monotonic() + 60
@@ -283,7 +253,7 @@ def test_serve_runs_several_workers_over_a_sqlite_store(tmp_path: Path, server: 
         start_new_session=True,
     )
     try:
-        wait_for_port(port, proc)
+        wait_for(port, proc, timeout=60)
         # the workers may still be booting: retry the first request
         end = time.monotonic() + 60
         while True:

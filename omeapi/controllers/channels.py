@@ -8,7 +8,8 @@ applies (OME's: channels are runtime state).  An app without the provider answer
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from omeapi import messages as msg
 from omeapi.channels import (
@@ -21,11 +22,13 @@ from omeapi.channels import (
 )
 from omeapi.controllers.common import Call
 from omeapi.controllers.runtime_common import input_stream
-from omeapi.engine import EngineError, EngineResult
+from omeapi.engine import EngineError, EngineResult, MediaEngine
 from omeapi.envelope import Reply, ok, plain
 from omeapi.errors import ApiError, PlainStatusError
 from omeapi.features import channel_dir
 from omeapi.registry import AppEntry
+
+D = TypeVar("D")
 
 __all__ = [
     "create_multiplex",
@@ -69,25 +72,49 @@ def list_scheduled(call: Call) -> Reply:
     return ok(call.api.engine.list_scheduled_channels(vhost.name, app.name))
 
 
-def create_scheduled(call: Call) -> Reply:
-    """Write ``<name>.sch`` and start the channel: 201."""
+def _create_channel(
+    call: Call,
+    provider: str,
+    suffix: str,
+    parse: Callable[[dict[str, Any]], D],
+    name_of: Callable[[D], str],
+    create: Callable[[MediaEngine], Callable[[str, str, str, D], None]],
+    save_failed: str,
+) -> Reply:
+    """Write ``<name><suffix>`` in the provider's directory and start the channel: 201.
+
+    Scheduled and multiplex channels differ only in their parser, file and engine call.
+    """
     vhost, app = call.app()
     body = _object_body(call.body)
-    directory = _enabled_directory(call, app, "Schedule")
-    schedule = parse_schedule(body)
-    name = schedule.stream.name
+    directory = _enabled_directory(call, app, provider)
+    document = parse(body)
+    name = name_of(document)
     check_channel_name(name)
     engine = call.api.engine
     if name in engine.list_streams(vhost.name, app.name):
         raise ApiError(409, msg.CHANNEL_EXISTS.format(name=name))
-    path = channel_file(directory, name, SCHEDULE_SUFFIX)
+    path = channel_file(directory, name, suffix)
     try:
-        engine.create_scheduled_channel(vhost.name, app.name, path, schedule)
+        create(engine)(vhost.name, app.name, path, document)
     except EngineError as exc:
         if exc.result is EngineResult.EXISTS:
             raise ApiError(409, msg.CHANNEL_EXISTS.format(name=name)) from None
-        raise ApiError(500, msg.SCH_SAVE_FAILED.format(path=path)) from None
+        raise ApiError(500, save_failed.format(path=path)) from None
     return plain(201)
+
+
+def create_scheduled(call: Call) -> Reply:
+    """Write ``<name>.sch`` and start the channel: 201."""
+    return _create_channel(
+        call,
+        "Schedule",
+        SCHEDULE_SUFFIX,
+        parse_schedule,
+        lambda schedule: schedule.stream.name,
+        lambda engine: engine.create_scheduled_channel,
+        msg.SCH_SAVE_FAILED,
+    )
 
 
 def get_scheduled(call: Call) -> Reply:
@@ -165,23 +192,15 @@ def list_multiplex(call: Call) -> Reply:
 
 def create_multiplex(call: Call) -> Reply:
     """Write ``<name>.mux`` and start the channel: 201."""
-    vhost, app = call.app()
-    body = _object_body(call.body)
-    directory = _enabled_directory(call, app, "Multiplex")
-    multiplex = parse_multiplex(body)
-    name = multiplex.name
-    check_channel_name(name)
-    engine = call.api.engine
-    if name in engine.list_streams(vhost.name, app.name):
-        raise ApiError(409, msg.CHANNEL_EXISTS.format(name=name))
-    path = channel_file(directory, name, MULTIPLEX_SUFFIX)
-    try:
-        engine.create_multiplex_channel(vhost.name, app.name, path, multiplex)
-    except EngineError as exc:
-        if exc.result is EngineResult.EXISTS:
-            raise ApiError(409, msg.CHANNEL_EXISTS.format(name=name)) from None
-        raise ApiError(500, msg.MUX_SAVE_FAILED.format(path=path)) from None
-    return plain(201)
+    return _create_channel(
+        call,
+        "Multiplex",
+        MULTIPLEX_SUFFIX,
+        parse_multiplex,
+        lambda multiplex: multiplex.name,
+        lambda engine: engine.create_multiplex_channel,
+        msg.MUX_SAVE_FAILED,
+    )
 
 
 def _multiplex_name(call: Call) -> tuple[str, str, str, str]:

@@ -109,6 +109,16 @@ def _check_push_url(protocol: str, url: str) -> None:
 # -- push -----------------------------------------------------------------------------------
 
 
+def _started(start: Callable[[], Any], duplicate: str) -> Any:
+    """A started job's JSON; OME answers a duplicate id with 400 (not 409)."""
+    try:
+        return start().to_json()
+    except EngineError as exc:
+        if exc.result is EngineResult.EXISTS:
+            raise ApiError(400, duplicate) from None
+        raise _failed(exc) from None
+
+
 def start_push(call: Call) -> Reply:
     """Start a push job: 200 with the job (``ready``)."""
     vhost, app = call.app()
@@ -126,13 +136,10 @@ def start_push(call: Call) -> Reply:
     url = url.rstrip("/")
     _check_push_url(protocol, url)
     request = PushRequest(push_id, selector, protocol, url, json_str(body.get("streamKey")) or "")
-    try:
-        info = call.api.engine.start_push(vhost.name, app.name, request)
-    except EngineError as exc:
-        if exc.result is EngineResult.EXISTS:
-            raise ApiError(400, msg.PUSH_DUPLICATE) from None
-        raise _failed(exc) from None
-    return ok(info.to_json())
+    engine = call.api.engine
+    return ok(
+        _started(lambda: engine.start_push(vhost.name, app.name, request), msg.PUSH_DUPLICATE)
+    )
 
 
 def stop_push(call: Call) -> Reply:
@@ -196,13 +203,10 @@ def start_record(call: Call) -> Reply:
         metadata=json_str(body.get("metadata")) or "",
         segmentation_rule=rule if rule in _SEGMENTATION_RULES else "discontinuity",
     )
-    try:
-        info = call.api.engine.start_record(vhost.name, app.name, request)
-    except EngineError as exc:
-        if exc.result is EngineResult.EXISTS:
-            raise ApiError(400, msg.RECORD_DUPLICATE) from None
-        raise _failed(exc) from None
-    return ok(info.to_json())
+    engine = call.api.engine
+    return ok(
+        _started(lambda: engine.start_record(vhost.name, app.name, request), msg.RECORD_DUPLICATE)
+    )
 
 
 def stop_record(call: Call) -> Reply:
