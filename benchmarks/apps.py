@@ -97,9 +97,9 @@ def omeapi_mutable_app() -> Callable[..., Iterable[bytes]]:
     """
     import json
 
-    from omeapi.handler import Api
-    from omeapi.http import ApiRequest
-    from omeapi.simulated import SimulatedEngine
+    from omeapi._handler import Api
+    from omeapi._simulated.engine import SimulatedEngine
+    from omeapi._wire.request import ApiRequest
     from omeapi_werkzeug import create_app
 
     delay = float(os.environ.get("OMEAPI_BENCH_RESTART_DELAY", "0"))

@@ -7,7 +7,7 @@ It writes (into a temporary directory) a Server.xml with ``--vhosts`` virtual ho
 encodes and a playlist, several providers and publishers with CrossDomains.  It then times
 
 * ``xml.etree.ElementTree.parse`` of the file (the floor: no schema, no safety checks), and
-* ``omeapi.config.load_server_config`` of the same file,
+* ``omeapi.load_server_config`` of the same file,
 
 alternately (each run in a fresh interpreter), best of ``--runs`` each, and prints wall and CPU
 times with their ratio.  It does the same for a file ``--scale`` times larger and prints how
@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from omeapi.config import load_server_config, source
+from omeapi._config import load_server_config, source
 
 _HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <Server version="8">

@@ -2,9 +2,9 @@
 
 Usage: ``python benchmarks/handler.py [--number N] [--repeat N]``.
 
-It builds an :class:`~omeapi.handler.Api` over a small Server.xml (one config vhost with one
+It builds an :class:`~omeapi.Api` over a small Server.xml (one config vhost with one
 app, plus an API-created vhost with one app whose defaults OME fills in), prepares each
-request once as an :class:`~omeapi.http.ApiRequest` (with a correct ``Authorization``, a
+request once as an :class:`~omeapi.ApiRequest` (with a correct ``Authorization``, a
 ``Host`` and an ``Origin`` that CORS allows, as a browser console sends them), then times
 ``api.handle(request)`` with :mod:`timeit`: ``--number`` calls per run, best of
 ``--repeat`` runs (the minimum is the figure least disturbed by other load; PATCH runs
@@ -35,10 +35,10 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from omeapi.config import parse_server_xml
-from omeapi.handler import Api
-from omeapi.http import ApiRequest
-from omeapi.simulated import SimulatedEngine
+from omeapi._config import parse_server_xml
+from omeapi._handler import Api
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._wire.request import ApiRequest
 
 TOKEN = "bench-token"
 SERVER_XML = f"""<?xml version="1.0" encoding="UTF-8"?>

@@ -31,10 +31,10 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from omeapi.auth import AuthVerifier, FailureBrake
-from omeapi.cors import ApiCors, CorsPolicy
-from omeapi.errors import ApiError
-from omeapi.hosts import HostCheck
+from omeapi._access.auth import AuthVerifier, FailureBrake
+from omeapi._access.cors import ApiCors, CorsPolicy
+from omeapi._access.hosts import HostCheck
+from omeapi._errors import ApiError
 
 TOKEN = "ome-access-token"
 ASKED = "authorization, content-type"

@@ -1,13 +1,101 @@
 """omeapi: OvenMediaEngine's REST management API for any Python media server.
 
+This module is the public face: everything an embedding program uses is imported from here
+(``from omeapi import Api, ApiRequest, MediaEngine``).  The modules behind it (``omeapi._*``)
+are implementation details and may change between releases.
+
 The core is pure: it reads configuration files and otherwise works on plain values.
 """
 
-from omeapi.errors import ApiError, ConfigError
+from omeapi._config import (
+    ApplicationConfig,
+    OutputProfileConfig,
+    ServerConfig,
+    TlsConfig,
+    VirtualHostConfig,
+    load_server_config,
+    parse_server_xml,
+)
+from omeapi._engine.channels import (
+    Multiplex,
+    MultiplexInfo,
+    Schedule,
+    ScheduledChannelInfo,
+)
+from omeapi._engine.protocol import MediaEngine, RestartOutcome, RuntimeEngine
+from omeapi._engine.values import (
+    HlsDump,
+    HlsDumpRequest,
+    Metrics,
+    PullRequest,
+    PushInfo,
+    PushRequest,
+    QueueMetrics,
+    RecordInfo,
+    RecordRequest,
+    StreamEvent,
+    StreamInfo,
+    SubtitleCue,
+)
+from omeapi._errors import (
+    ApiError,
+    CertificateError,
+    ConfigError,
+    EngineError,
+    EngineResult,
+    OmeapiError,
+    StoreConflict,
+    StoreError,
+)
+from omeapi._handler import DEFAULT_BODY_LIMIT, Api
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._stores.base import MemoryStore, Store, open_store
+from omeapi._version import OME_API_VERSION, __version__
+from omeapi._wire.request import ApiRequest, ApiResponse
 
-__version__ = "0.1.0"
-
-#: The OME version whose API omeapi speaks (what ``GET /v1/version`` reports).
-OME_API_VERSION = "0.20.0"
-
-__all__ = ["OME_API_VERSION", "ApiError", "ConfigError", "__version__"]
+__all__ = [
+    "DEFAULT_BODY_LIMIT",
+    "OME_API_VERSION",
+    "Api",
+    "ApiError",
+    "ApiRequest",
+    "ApiResponse",
+    "ApplicationConfig",
+    "CertificateError",
+    "ConfigError",
+    "EngineError",
+    "EngineResult",
+    "HlsDump",
+    "HlsDumpRequest",
+    "MediaEngine",
+    "MemoryStore",
+    "Metrics",
+    "Multiplex",
+    "MultiplexInfo",
+    "OmeapiError",
+    "OutputProfileConfig",
+    "PullRequest",
+    "PushInfo",
+    "PushRequest",
+    "QueueMetrics",
+    "RecordInfo",
+    "RecordRequest",
+    "RestartOutcome",
+    "RuntimeEngine",
+    "Schedule",
+    "ScheduledChannelInfo",
+    "ServerConfig",
+    "SimulatedEngine",
+    "Store",
+    "StoreConflict",
+    "StoreError",
+    "StreamEvent",
+    "StreamInfo",
+    "SubtitleCue",
+    "TlsConfig",
+    "VirtualHostConfig",
+    "__version__",
+    "load_server_config",
+    "open_store",
+    "parse_server_xml",
+]

@@ -8,8 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from omeapi.config import load_server_config
-from omeapi.errors import ConfigError
+from omeapi._config import load_server_config
+from omeapi._errors import ConfigError
 
 __all__ = ["main"]
 
@@ -84,8 +84,8 @@ def _positive(text: str) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from omeapi.audit import format_record, parse_since
-    from omeapi.store import StoreError, open_store, store_location
+    from omeapi._state.audit import format_record, parse_since
+    from omeapi._stores.base import StoreError, open_store, store_location
 
     try:
         since = None if args.since is None else parse_since(args.since)
@@ -112,7 +112,7 @@ def _audit(args: argparse.Namespace) -> int:
         print("omeapi audit: the in-memory store keeps no log to read", file=sys.stderr)
         return 1
     if "://" not in location:
-        from omeapi.store import sqlite_file
+        from omeapi._stores.base import sqlite_file
 
         location = sqlite_file(location)
         if not os.path.exists(location):  # reading must not create an empty store

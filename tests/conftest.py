@@ -1,4 +1,4 @@
-"""Shared fixtures: an :class:`~omeapi.handler.Api` over a small Server.xml, and helpers to
+"""Shared fixtures: an :class:`~omeapi.Api` over a small Server.xml, and helpers to
 send authorised requests and read envelopes.
 
 The Server.xml mirrors the OME instance that produced ``ome-observed.md`` (token
@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from omeapi.config import parse_server_xml
-from omeapi.handler import Api
-from omeapi.http import ApiRequest, ApiResponse
-from omeapi.simulated import SimulatedEngine
+from omeapi._config import parse_server_xml
+from omeapi._handler import Api
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._wire.request import ApiRequest, ApiResponse
 
 __all__ = [
     "APP_PATH",

@@ -4,7 +4,7 @@ Run as a *zygote*: it imports everything once, then for each ``run`` line read o
 forks a child (so a round costs a fork, not an interpreter start), answers ``pid <pid>``,
 waits for the child's end and answers ``done <status>``.
 
-A child builds an :class:`~omeapi.handler.Api` over the store (restoring what it holds),
+A child builds an :class:`~omeapi.Api` over the store (restoring what it holds),
 writes ``READY <version> <state>``, then sends random changes forever, writing
 ``B <request>`` before each and ``A <status> <version> <state>`` after it (each line a JSON
 array, written with one ``write`` to an append-only file), until it is killed.  ``state``
@@ -22,11 +22,11 @@ from typing import Any
 
 from conftest import AUTH, SERVER_XML, profile_body
 
-from omeapi.config import parse_server_xml
-from omeapi.handler import Api
-from omeapi.http import ApiRequest
-from omeapi.registry import Registry
-from omeapi.simulated import SimulatedEngine
+from omeapi._config import parse_server_xml
+from omeapi._handler import Api
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._state.registry import Registry
+from omeapi._wire.request import ApiRequest
 
 VHOSTS = ("v0", "v1", "v2")
 APPS = ("a0", "a1", "a2")
@@ -111,7 +111,7 @@ def zygote() -> None:
         command, location, seed, out = line.rstrip("\n").split("\t")
         assert command == "run"
         if "postgres" in location:
-            import omeapi.store_postgres  # noqa: F401  (imported before forking)
+            import omeapi._stores.postgres  # noqa: F401  (imported before forking)
         pid = os.fork()
         if pid == 0:
             try:

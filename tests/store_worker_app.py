@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from omeapi.simulated import SimulatedEngine
+from omeapi._simulated.engine import SimulatedEngine
 from omeapi_werkzeug import create_app
 
 _api_app = create_app(

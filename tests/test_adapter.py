@@ -10,8 +10,8 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from omeapi.config import parse_server_xml
-from omeapi.handler import Api
+from omeapi._config import parse_server_xml
+from omeapi._handler import Api
 from omeapi_werkzeug import WsgiApp, create_app, request_from_environ
 
 TOKEN = "adapter:token"

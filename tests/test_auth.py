@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import authorization_values, basic_spellings, tokens
 
-import omeapi.auth
-from omeapi.auth import (
+import omeapi._access.auth
+from omeapi._access.auth import (
     BAD_CREDENTIAL,
     BAD_FORMAT,
     BAD_HEADER,
@@ -25,7 +25,7 @@ from omeapi.auth import (
     decode_base64,
     parse_credential,
 )
-from omeapi.errors import ApiError, AuthError, ConfigError, TooManyAttempts
+from omeapi._errors import ApiError, AuthError, ConfigError, TooManyAttempts
 
 TOKEN = "ome-access-token"
 B64 = "b21lLWFjY2Vzcy10b2tlbg=="  # base64(TOKEN), as in ome-observed.md
@@ -147,7 +147,7 @@ def test_comparisons_are_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
         calls.append((a, b))
         return hmac.compare_digest(a, b)
 
-    monkeypatch.setattr(omeapi.auth, "hmac", SimpleNamespace(compare_digest=spy))
+    monkeypatch.setattr(omeapi._access.auth, "hmac", SimpleNamespace(compare_digest=spy))
     verifier = AuthVerifier(TOKEN)
     verifier.verify(f"Basic {B64}")  # usual form: one comparison
     assert len(calls) == 1

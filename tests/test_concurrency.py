@@ -42,10 +42,10 @@ from typing import Any, NamedTuple
 import pytest
 from conftest import Client, make_api, profile_body
 
-from omeapi.config import ApplicationConfig
-from omeapi.engine import RestartOutcome
-from omeapi.simulated import SimulatedEngine
-from omeapi.store import Change, MemoryStore
+from omeapi._config import ApplicationConfig
+from omeapi._engine.protocol import RestartOutcome
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._stores.base import Change, MemoryStore
 
 VHOST = "cc"
 APPS = ("a0", "a1", "a2", "a3")

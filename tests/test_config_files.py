@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from omeapi._config import ConfigError, ServerConfig, load_server_config, parse_server_xml, source
 from omeapi.cli import main
-from omeapi.config import ConfigError, ServerConfig, load_server_config, parse_server_xml, source
 
 REPO = Path(__file__).resolve().parent.parent
 OME_CONF = REPO.parent / "shared" / "fixtures" / "ome-conf"

@@ -23,7 +23,7 @@ from strategies import (
     virtual_host_json,
 )
 
-from omeapi.config import (
+from omeapi._config import (
     ApplicationConfig,
     ConfigError,
     HostConfig,
@@ -40,10 +40,10 @@ from omeapi.config import (
     parse_server_xml,
     virtual_host_from_json,
 )
-from omeapi.config._table import ROWS
-from omeapi.config.schema import SCHEMA
-from omeapi.config.tree import JsonReader, to_json
-from omeapi.config.values import PortRange
+from omeapi._config._table import ROWS
+from omeapi._config.schema import SCHEMA
+from omeapi._config.tree import JsonReader, to_json
+from omeapi._config.values import PortRange
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO.parent / "shared" / "spec"

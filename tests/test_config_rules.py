@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from omeapi.config import (
+from omeapi._config import (
     ConfigError,
     Item,
     Port,
@@ -24,7 +24,7 @@ from omeapi.config import (
     Substitution,
     parse_server_xml,
 )
-from omeapi.config.values import PortRange
+from omeapi._config.values import PortRange
 
 FILE = "/etc/ome/Server.xml"
 CONF_DIR = "/etc/ome"

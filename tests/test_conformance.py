@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import rule, run_state_machine_as_test
 
-from omeapi.config import ApplicationConfig
-from omeapi.engine import EngineError, RestartOutcome
-from omeapi.runtime import StreamInfo
-from omeapi.simulated import SimulatedEngine
+from omeapi._config import ApplicationConfig
+from omeapi._engine.protocol import EngineError, RestartOutcome
+from omeapi._engine.values import StreamInfo
+from omeapi._simulated.engine import SimulatedEngine
 from omeapi.testing import (
     ConformanceError,
     EngineProbe,

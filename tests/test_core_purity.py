@@ -66,7 +66,7 @@ def offenders(names: list[str], roots: tuple[str, ...]) -> list[str]:
 
 def test_the_core_has_modules() -> None:
     assert "omeapi" in core_modules()
-    assert "omeapi.config.tree" in core_modules()
+    assert "omeapi._config.tree" in core_modules()
 
 
 def test_import_omeapi_is_pure() -> None:

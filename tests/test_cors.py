@@ -22,7 +22,7 @@ from strategies import (
     well_formed_origins,
 )
 
-from omeapi.cors import (
+from omeapi._access.cors import (
     ALLOW_CREDENTIALS,
     ALLOW_HEADERS,
     ALLOW_METHODS,
@@ -33,8 +33,8 @@ from omeapi.cors import (
     PolicyKind,
     is_origin,
 )
-from omeapi.errors import ApiError
-from omeapi.hosts import wildcard_regex
+from omeapi._access.hosts import wildcard_regex
+from omeapi._errors import ApiError
 
 # Each example compiles patterns: on a loaded machine that must not become a flaky deadline.
 NO_DEADLINE = settings(deadline=None)

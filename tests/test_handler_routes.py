@@ -24,10 +24,10 @@ from conftest import AUTH, JSON_TYPE, Client, make_api, profile_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omeapi import OME_API_VERSION, __version__
-from omeapi import messages as msg
-from omeapi.envelope import ItemResult, multi, reason_phrase
-from omeapi.http import ApiResponse
+from omeapi import _messages as msg
+from omeapi._version import OME_API_VERSION, __version__
+from omeapi._wire.envelope import ItemResult, multi, reason_phrase
+from omeapi._wire.request import ApiResponse
 
 CFG = "/v1/vhosts/default/apps/app"
 DYN = "/v1/vhosts/dynvh/apps/dyn"

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import any_header_value, host_headers, host_patterns
 
-from omeapi import hosts
-from omeapi.errors import ApiError
-from omeapi.hosts import HostCheck, host_matches, host_without_port, wildcard_regex
+from omeapi._access import hosts
+from omeapi._access.hosts import HostCheck, host_matches, host_without_port, wildcard_regex
+from omeapi._errors import ApiError
 
 # Each example compiles patterns: on a loaded machine that must not become a flaky deadline.
 NO_DEADLINE = settings(deadline=None)

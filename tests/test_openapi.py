@@ -1,5 +1,5 @@
 """``docs/openapi.yaml`` stays true: it is valid OpenAPI 3.1, it lists exactly the routes of
-:data:`omeapi.routes.ROUTES` (plus the ``OPTIONS`` preflight on every path), its examples fit
+:data:`omeapi._routes.ROUTES` (plus the ``OPTIONS`` preflight on every path), its examples fit
 its schemas, and real answers of :meth:`Api.handle` over a walk through every endpoint
 validate against the response schemas it documents for their status.
 
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from test_runtime_support import APP, BARE, Runtime, runtime_xml
 
-from omeapi.routes import ROUTES, Router
+from omeapi._routes import ROUTES, Router
 
 yaml = pytest.importorskip("yaml")
 jsonschema = pytest.importorskip("jsonschema")
@@ -490,7 +490,7 @@ def test_real_answers_fit_the_document(runtime: Runtime, validator: Validator) -
 def test_unauthorized_and_preflight_fit_the_document(
     runtime: Runtime, validator: Validator
 ) -> None:
-    from omeapi.http import ApiRequest
+    from omeapi._wire.request import ApiRequest
 
     for route in ROUTES:
         path = template(route.pattern).format(vhost="default", app="app", stream="s", profile="p")

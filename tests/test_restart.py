@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from conftest import Client, make_api, profile_body
 
-from omeapi.config import ApplicationConfig
-from omeapi.engine import MediaEngine, RestartOutcome
-from omeapi.restart import AppEvent
-from omeapi.simulated import SimulatedEngine
+from omeapi._config import ApplicationConfig
+from omeapi._engine.protocol import MediaEngine, RestartOutcome
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._state.restart import AppEvent
 
 A = "/v1/vhosts/vh/apps/a"
 P = profile_body("p")

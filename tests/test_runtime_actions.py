@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_runtime_support import APP, BARE, Runtime, err
 
-from omeapi.runtime import (
+from omeapi._engine.values import (
     CueEvent,
     HlsDump,
     Id3Event,

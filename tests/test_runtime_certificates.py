@@ -12,13 +12,13 @@ import pytest
 import trustme
 from test_runtime_support import Runtime, err, runtime_xml
 
-from omeapi.certificates import (
+from omeapi._config import TlsConfig
+from omeapi._state.certificates import (
     API_CERTIFICATE,
     CertificateError,
     LoadedCertificate,
     load_certificate,
 )
-from omeapi.config import TlsConfig
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from test_runtime_support import APP, BARE, START, Runtime, err
 
-from omeapi.channels import parse_iso8601
-from omeapi.runtime import format_time
+from omeapi._engine.channels import parse_iso8601
+from omeapi._engine.values import format_time
 
 SCH = f"{APP}/scheduledChannels"
 MUX = f"{APP}/multiplexChannels"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_runtime_support import APP, Runtime
 
-from omeapi.routes import ROUTES
+from omeapi._routes import ROUTES
 
 S = f"{APP}/streams/s1"
 
@@ -116,7 +116,7 @@ def test_every_body_route_is_fuzzed() -> None:
         "create_profiles",
         "patch_profile",
     }
-    from omeapi.routes import Router
+    from omeapi._routes import Router
 
     router = Router()
     reached = set()

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from test_runtime_support import APP, BARE, Runtime, err
 
-from omeapi.runtime import format_time
-from omeapi.simulated_runtime import CONNECT_DELAY, JOB_RETENTION, STOP_DELAY
+from omeapi._engine.values import format_time
+from omeapi._simulated.runtime import CONNECT_DELAY, JOB_RETENTION, STOP_DELAY
 
 EPOCH = format_time(0)
 TEMPLATE = "${VirtualHost}/${StreamName}_${Sequence}_${StartTime:YYYYMMDDhhmmss}.ts"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_runtime_support import APP, START, Runtime, err, keys_and_types
 
-from omeapi.runtime import format_time
+from omeapi._engine.values import format_time
 
 #: ``GET /v1/stats/current/vhosts/default/apps/app/streams/test`` on the observed OME (case 61).
 OBSERVED_METRICS = json.loads(

@@ -18,9 +18,9 @@ from test_runtime_support import (
     runtime_xml,
 )
 
-from omeapi.controllers.streams import pull_properties
-from omeapi.http import ApiRequest
-from omeapi.runtime import PullProperties, format_time
+from omeapi._controllers.streams import pull_properties
+from omeapi._engine.values import PullProperties, format_time
+from omeapi._wire.request import ApiRequest
 
 #: ``GET /v1/vhosts/default/apps/app/streams/test`` of a live RTMP push on the observed OME
 #: (ome-observed.md, case 60).

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from omeapi.config import parse_server_xml
-from omeapi.handler import Api
-from omeapi.http import ApiRequest, ApiResponse
-from omeapi.simulated import SimulatedEngine
+from omeapi._config import parse_server_xml
+from omeapi._handler import Api
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._wire.request import ApiRequest, ApiResponse
 
 __all__ = [
     "APP",

@@ -7,8 +7,15 @@ from pathlib import Path
 
 from test_runtime_support import Runtime, err
 
-from omeapi.runtime import CueEvent, Id3Event, Id3Frame, StreamEvent, SubtitleCue, format_time
-from omeapi.simulated_runtime import CONNECT_DELAY, STOP_DELAY
+from omeapi._engine.values import (
+    CueEvent,
+    Id3Event,
+    Id3Frame,
+    StreamEvent,
+    SubtitleCue,
+    format_time,
+)
+from omeapi._simulated.runtime import CONNECT_DELAY, STOP_DELAY
 
 V = "/v1/vhosts/walk"
 A = f"{V}/apps/live"

@@ -27,12 +27,12 @@ import pytest
 from conftest import SERVER_XML, Client, app_body, make_api, profile_body
 from store_support import STORE_KINDS, fresh_location, server_xml_with_storage
 
-from omeapi.config import ApplicationConfig, parse_server_xml
-from omeapi.engine import RestartOutcome
-from omeapi.handler import Api
-from omeapi.restart import AppEvent
-from omeapi.simulated import SimulatedEngine
-from omeapi.store import (
+from omeapi._config import ApplicationConfig, parse_server_xml
+from omeapi._engine.protocol import RestartOutcome
+from omeapi._handler import Api
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._state.restart import AppEvent
+from omeapi._stores.base import (
     AuditEntry,
     Change,
     MemoryStore,
@@ -196,7 +196,7 @@ def test_a_reopened_store_holds_everything(location: str, store: Store) -> None:
 
 LOCK_HOLDER = """
 import sys, time
-from omeapi.store import open_store
+from omeapi._stores.base import open_store
 store = open_store(sys.argv[1])
 with store.lock("app [\\"v\\", \\"a\\"]"):
     print("locked", flush=True)
@@ -616,7 +616,7 @@ def config_with(tmp_path: Path, storage: str) -> Any:
     path = tmp_path / "conf" / "Server.xml"
     path.parent.mkdir(exist_ok=True)
     path.write_text(SERVER_XML.replace("<AccessToken>", storage + "<AccessToken>"))
-    from omeapi.config import load_server_config
+    from omeapi._config import load_server_config
 
     return load_server_config(path, environ={})
 
@@ -637,7 +637,7 @@ def config_with(tmp_path: Path, storage: str) -> Any:
     ],
 )
 def test_storage_path(tmp_path: Path, storage: str, expected: str | None) -> None:
-    from omeapi.store import store_location
+    from omeapi._stores.base import store_location
 
     config = config_with(tmp_path, storage)
     conf = str(tmp_path / "conf")
@@ -645,7 +645,7 @@ def test_storage_path(tmp_path: Path, storage: str, expected: str | None) -> Non
 
 
 def test_store_option_wins_over_storage(tmp_path: Path) -> None:
-    from omeapi.store import store_location
+    from omeapi._stores.base import store_location
 
     config = config_with(tmp_path, "<Storage><Path>data</Path></Storage>")
     assert store_location(config, "memory") is None

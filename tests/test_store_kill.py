@@ -33,10 +33,10 @@ from conftest import SERVER_XML
 from store_kill_child import handle, state_of
 from store_support import STORE_KINDS, fresh_location
 
-from omeapi.config import parse_server_xml
-from omeapi.handler import Api
-from omeapi.simulated import SimulatedEngine
-from omeapi.store import Change, MemoryStore, StoreState, open_store, sqlite_file
+from omeapi._config import parse_server_xml
+from omeapi._handler import Api
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._stores.base import Change, MemoryStore, StoreState, open_store, sqlite_file
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Rounds per store; a round is a fork, a few hundred milliseconds of changes and checks.

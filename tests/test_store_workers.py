@@ -32,8 +32,8 @@ from conftest import SERVER_XML, app_body, profile_body
 from servers import free_port, stop, wait_for
 from store_support import STORE_KINDS, fresh_location, server_xml_with_storage
 
+from omeapi._stores.base import open_store
 from omeapi.cli import main
-from omeapi.store import open_store
 
 pytest.importorskip("gunicorn")
 

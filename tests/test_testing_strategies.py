@@ -11,11 +11,11 @@ from conftest import Client, make_api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omeapi.auth import AuthVerifier
-from omeapi.config import ServerConfig, parse_server_xml
-from omeapi.cors import CorsPolicy
-from omeapi.handler import Api
-from omeapi.http import ApiRequest
+from omeapi._access.auth import AuthVerifier
+from omeapi._access.cors import CorsPolicy
+from omeapi._config import ServerConfig, parse_server_xml
+from omeapi._handler import Api
+from omeapi._wire.request import ApiRequest
 from omeapi.testing import strategies as ts
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

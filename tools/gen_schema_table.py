@@ -1,8 +1,8 @@
-"""Regenerate ``omeapi/config/_table.py`` from the research table ``ome-schema.tsv``.
+"""Regenerate ``omeapi/_config/_table.py`` from the research table ``ome-schema.tsv``.
 
 Usage: ``python tools/gen_schema_table.py ../shared/spec/ome-schema.tsv``.  Only the factual
 columns are taken (names, kind, required-ness, default, list shape); the checks are written by
-hand in ``omeapi/config/checks.py``.
+hand in ``omeapi/_config/checks.py``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Werkzeug (WSGI) adapter: ``environ`` → :class:`~omeapi.http.ApiRequest` → WSGI.
+"""The Werkzeug (WSGI) adapter: ``environ`` → :class:`~omeapi.ApiRequest` → WSGI.
 
 It translates and nothing more: no routing, no authentication, no JSON.  Mount it anywhere
 (``SCRIPT_NAME`` is honoured: routes match ``PATH_INFO``), serve it with any WSGI server,
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wsgi import get_input_stream
 
-from omeapi.config import ServerConfig, load_server_config
-from omeapi.engine import MediaEngine
-from omeapi.handler import Api
-from omeapi.http import ApiRequest
+from omeapi._config import ServerConfig, load_server_config
+from omeapi._engine.protocol import MediaEngine
+from omeapi._handler import Api
+from omeapi._wire.request import ApiRequest
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -32,7 +32,7 @@ _REASONS: dict[int, str] = {}
 def _status_line(status: int) -> str:
     line = _REASONS.get(status)
     if line is None:
-        from omeapi.envelope import reason_phrase
+        from omeapi._wire.envelope import reason_phrase
 
         line = _REASONS[status] = f"{status} {reason_phrase(status)}"
     return line
@@ -133,7 +133,7 @@ def request_from_environ(environ: WSGIEnvironment, body_limit: int) -> ApiReques
 
 
 class WsgiApp:
-    """A WSGI application answering through an :class:`~omeapi.handler.Api`."""
+    """A WSGI application answering through an :class:`~omeapi.Api`."""
 
     def __init__(self, api: Api) -> None:
         self.api = api
@@ -156,7 +156,7 @@ def create_app(
     """A WSGI app serving OME's API for ``config`` (a Server.xml path or a parsed config).
 
     ``engine`` defaults to the simulated engine; other keyword ``options`` go to
-    :class:`~omeapi.handler.Api` (``allow_no_auth``, ``body_limit``, ``store`` …).  An already
+    :class:`~omeapi.Api` (``allow_no_auth``, ``body_limit``, ``store`` …).  An already
     built ``Api`` may be passed instead of a config.  ``on_api`` is called with the ``Api``
     (servers use it to hook certificate reloads).
     """

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omeapi.config import ServerConfig, load_server_config
-from omeapi.errors import ConfigError
+from omeapi._config import ServerConfig, load_server_config
+from omeapi._errors import ConfigError
 
 __all__ = ["Listener", "listeners", "run", "tls_context"]
 
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_server_config(args.file)
         chosen = listeners(config, address=args.address, port=args.port, tls_port=args.tls_port)
-        from omeapi.store import store_location
+        from omeapi._stores.base import store_location
 
         location = store_location(config, getattr(args, "store", None))
         workers = getattr(args, "workers", 1) or 1
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             # Build the API once here so that config problems (an empty AccessToken, a
             # store that cannot be opened …) are reported before any server starts.  It
             # is closed again: the servers fork, and a store connection must not be shared.
-            from omeapi.handler import Api
+            from omeapi._handler import Api
 
             Api(config, store=args.store_location, follow=False).close()
     except ConfigError as exc:

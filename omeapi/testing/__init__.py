@@ -4,7 +4,7 @@
   (valid ones and near misses with the answer each must get), CORS cases and Authorization
   headers.  omeapi's own tests use these.
 * :mod:`omeapi.testing.conformance`: the engine conformance suite.  Point
-  :func:`make_conformance_tests` at your :class:`~omeapi.engine.MediaEngine` factory and it
+  :func:`make_conformance_tests` at your :class:`~omeapi.MediaEngine` factory and it
   gives you a test class that drives the API over your engine with random calls and checks
   the invariants the API relies on.
 * :mod:`omeapi.testing.shapes`: the JSON shapes of OME's runtime answers, as data.

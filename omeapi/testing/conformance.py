@@ -1,8 +1,8 @@
-"""The engine conformance suite: does a host's :class:`~omeapi.engine.MediaEngine` behave as
+"""The engine conformance suite: does a host's :class:`~omeapi.MediaEngine` behave as
 the API expects?
 
 Point :func:`make_conformance_tests` (or :func:`run_conformance`) at a factory of your engine.
-The suite builds an :class:`~omeapi.handler.Api` over a fresh engine for every example and
+The suite builds an :class:`~omeapi.Api` over a fresh engine for every example and
 drives it with random API calls, as a hypothesis ``RuleBasedStateMachine``: create and delete
 vhosts and apps, patch apps, add / replace / delete output profiles, refused near-miss bodies,
 publish and pull streams, delete them, push, record, statistics, and engine failures injected
@@ -64,12 +64,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from omeapi.config import ApplicationConfig, ServerConfig, parse_server_xml
-from omeapi.engine import EngineError, MediaEngine
-from omeapi.features import publisher
-from omeapi.handler import Api
-from omeapi.http import ApiRequest
-from omeapi.restart import AppEvent
+from omeapi._config import ApplicationConfig, ServerConfig, parse_server_xml
+from omeapi._engine.features import publisher
+from omeapi._engine.protocol import EngineError, MediaEngine
+from omeapi._handler import Api
+from omeapi._state.restart import AppEvent
+from omeapi._wire.request import ApiRequest
 from omeapi.testing import shapes
 from omeapi.testing.strategies import (
     NearMiss,
@@ -143,7 +143,7 @@ class FailureProbe(Protocol):
 
 @runtime_checkable
 class EngineProbe(RunningProbe, SessionProbe, FailureProbe, Protocol):
-    """The whole probe: :class:`~omeapi.simulated.SimulatedEngine` is one."""
+    """The whole probe: :class:`~omeapi.SimulatedEngine` is one."""
 
 
 # -- errors, settings, config ------------------------------------------------------------------

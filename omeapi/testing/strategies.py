@@ -16,7 +16,7 @@ Groups:
 * **Host headers and host-name patterns**: :func:`host_headers`, :func:`host_patterns`,
   :func:`dns_names`.
 * **Server.xml configs**: :func:`server_xml` (XML text), :func:`server_configs` (parsed
-  :class:`~omeapi.config.ServerConfig` objects), and the pieces they are made of
+  :class:`~omeapi.ServerConfig` objects), and the pieces they are made of
   (:func:`virtual_host_xml`, :func:`application_xml`, :func:`output_profile_xml`, …).
 * **REST bodies** as OME clients send them: :func:`virtual_host_json`,
   :func:`application_json`, :func:`output_profile_json`, :func:`cross_domains_json` (valid),
@@ -36,7 +36,7 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from omeapi.config import ServerConfig, parse_server_xml
+from omeapi._config import ServerConfig, parse_server_xml
 
 __all__ = [
     "any_header_value",
@@ -699,7 +699,7 @@ def server_configs(
     max_vhosts: int = 2, *, environ: Mapping[str, str] | None = None
 ) -> st.SearchStrategy[ServerConfig]:
     """Whole valid Server.xml configs, parsed: :func:`server_xml` through
-    :func:`omeapi.config.parse_server_xml` (``${env:…}`` read from ``environ``, default none
+    :func:`omeapi.parse_server_xml` (``${env:…}`` read from ``environ``, default none
     set, so every drawn config loads the same way on every machine)."""
     env: Mapping[str, str] = {} if environ is None else environ
     return server_xml(max_vhosts).map(lambda text: parse_server_xml(text, environ=env))

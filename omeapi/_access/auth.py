@@ -1,0 +1,266 @@
+"""The API's access-token check and the brute-force brake.
+
+Clients send ``Authorization: Basic <base64(AccessToken)>``; the whole decoded string is the
+credential (a ``user:password`` token works, the ``:`` is not split).  The steps and their
+five 401 messages are OME's, in OME's order (``ome-rest-api.md`` §3.3).  Deliberate
+differences (contract §2):
+
+* standard base64: missing ``=`` padding is accepted, any other invalid character (or
+  incomplete padding) is ``Invalid credential``; OME decodes a valid prefix and ignores the rest;
+* constant-time comparison, on SHA-256 digests so that not even the token's length shows;
+* an empty or missing token with the API enabled is a configuration error unless the
+  embedding program explicitly opts out of authentication;
+* a per-client brake: too many failures in a window answer 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import itertools
+import math
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+from omeapi._errors import AuthError, ConfigError, TooManyAttempts
+
+__all__ = [
+    "BAD_CREDENTIAL",
+    "BAD_FORMAT",
+    "BAD_HEADER",
+    "EMPTY_TOKEN",
+    "MISSING_HEADER",
+    "UNSUPPORTED_TYPE",
+    "AuthVerifier",
+    "FailureBrake",
+    "decode_base64",
+    "parse_credential",
+]
+
+# OME's texts, in the order its checks run.
+MISSING_HEADER = "Authorization header is required to call API"
+BAD_HEADER = "Invalid authorization header"
+UNSUPPORTED_TYPE = "Not supported credential type: {}"
+BAD_FORMAT = "Invalid credential format"
+BAD_CREDENTIAL = "Invalid credential"
+
+EMPTY_TOKEN = "Empty <AccessToken> is not allowed"
+
+#: Every spelling of ``Basic`` OME accepts (its comparison is ASCII case-insensitive); a set,
+#: because ``str.lower`` would also fold non-ASCII look-alikes such as the Kelvin sign.
+_BASIC = frozenset("".join(p) for p in itertools.product(*zip("basic", "BASIC", strict=True)))
+
+_BASE64 = re.compile(r"([A-Za-z0-9+/]*)(=*)")
+
+#: HTTP's optional whitespace, which an HTTP/1.1 parser trims from a field value.
+_OWS = " \t"
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def decode_base64(text: str) -> bytes | None:
+    """Standard base64 (RFC 4648 §4) with optional padding; None when ``text`` is not valid.
+
+    Padding is either absent or complete; a length that no encoding can have (``4n + 1``) and
+    any character outside ``A–Z a–z 0–9 + /`` are invalid.
+    """
+    match = _BASE64.fullmatch(text)
+    if match is None:
+        return None
+    body, padding = match.groups()
+    missing = -len(body) % 4
+    if missing == 3 or (padding and len(padding) != missing):
+        return None
+    return binascii.a2b_base64(body + "=" * missing)
+
+
+def parse_credential(value: str) -> bytes:
+    """OME's steps 2–5 on a trimmed, non-empty ``Authorization`` value: the decoded credential.
+
+    Raises :class:`~omeapi._errors.AuthError` with OME's message for the first step that fails.
+    ``Invalid credential format`` (an empty credential) can only happen here: over HTTP the
+    field value is trimmed first, so ``Basic `` arrives as ``Basic`` (one part).
+    """
+    parts = value.split(" ")
+    if len(parts) != 2:
+        raise AuthError(BAD_HEADER)
+    scheme, credential = parts
+    if scheme not in _BASIC:
+        raise AuthError(UNSUPPORTED_TYPE.format(scheme))
+    if not credential:
+        raise AuthError(BAD_FORMAT)
+    decoded = decode_base64(credential)
+    if decoded is None:
+        raise AuthError(BAD_CREDENTIAL)
+    return decoded
+
+
+class FailureBrake:
+    """Per-client brake on failed authentication.
+
+    After ``limit`` failures within ``window`` seconds (a sliding window), every further attempt
+    from that client, even a correct one, gets :class:`~omeapi._errors.TooManyAttempts` until the
+    oldest of those failures leaves the window; ``Retry-After`` says when, in whole seconds
+    rounded up.  A success forgets the client's failures.  At most ``max_clients`` clients are
+    tracked: a new one evicts the one whose last failure is oldest, so a flood of distinct
+    addresses cannot grow memory.  Thread-safe; ``clock`` is injectable (seconds, monotonic).
+    """
+
+    __slots__ = ("_clients", "_clock", "_lock", "limit", "max_clients", "window")
+
+    def __init__(
+        self,
+        limit: int = 10,
+        window: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10000,
+    ) -> None:
+        if limit < 1 or window <= 0 or max_clients < 1:
+            raise ValueError("limit, window and max_clients must be positive")
+        self.limit = limit
+        self.window = window
+        self.max_clients = max_clients
+        self._clock = clock
+        self._lock = threading.Lock()
+        # client -> times of its recent failures (at most `limit`), least recently failed first
+        self._clients: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def check(self, client: str) -> None:
+        """Raise :class:`~omeapi._errors.TooManyAttempts` if ``client`` is braked now."""
+        if client not in self._clients:  # the common case takes no lock
+            return
+        wait = self.retry_after(client)
+        if wait is not None:
+            raise TooManyAttempts(math.ceil(wait))
+
+    def retry_after(self, client: str) -> float | None:
+        """Seconds until ``client`` may try again, or None when it is not braked."""
+        with self._lock:
+            failures = self._clients.get(client)
+            if failures is None:
+                return None
+            now = self._clock()
+            self._expire(failures, now)
+            if not failures:
+                del self._clients[client]
+                return None
+            if len(failures) < self.limit:
+                return None
+            return failures[0] + self.window - now
+
+    def failed(self, client: str) -> None:
+        """Record a failed attempt by ``client``."""
+        with self._lock:
+            now = self._clock()
+            failures = self._clients.get(client)
+            if failures is None:
+                if len(self._clients) >= self.max_clients:
+                    self._clients.popitem(last=False)
+                failures = self._clients[client] = deque(maxlen=self.limit)
+            else:
+                self._clients.move_to_end(client)
+                self._expire(failures, now)
+            failures.append(now)
+
+    def succeeded(self, client: str) -> None:
+        """Forget ``client``'s failures."""
+        if client in self._clients:
+            with self._lock:
+                self._clients.pop(client, None)
+
+    @property
+    def tracked_clients(self) -> int:
+        """How many clients have failures on record (at most ``max_clients``)."""
+        return len(self._clients)
+
+    def _expire(self, failures: deque[float], now: float) -> None:
+        horizon = now - self.window
+        while failures and failures[0] <= horizon:
+            failures.popleft()
+
+
+class AuthVerifier:
+    """Checks ``Authorization`` headers against the ``<AccessToken>``.
+
+    Only SHA-256 digests of the token are kept.  The usual header (``Basic`` + padded base64)
+    is recognised with one digest comparison; any other form is parsed step by step.  Both
+    comparisons are constant-time with respect to the token.
+    """
+
+    __slots__ = ("_header_digest", "_token_digest", "brake")
+
+    def __init__(self, token: str, *, brake: FailureBrake | None = None) -> None:
+        if not token:
+            raise ConfigError(EMPTY_TOKEN)
+        raw = token.encode("utf-8", "surrogatepass")
+        self._token_digest = _digest(raw)
+        self._header_digest = _digest(b"Basic " + base64.b64encode(raw))
+        self.brake = brake
+
+    @classmethod
+    def from_config(
+        cls,
+        token: str | None,
+        *,
+        api_enabled: bool = True,
+        allow_no_auth: bool = False,
+        brake: FailureBrake | bool = True,
+    ) -> AuthVerifier | None:
+        """The verifier for ``<Managers><API><AccessToken>``, or None for "no authentication".
+
+        A non-empty token is always enforced.  An empty or missing one is a
+        :class:`~omeapi.ConfigError` (``Empty <AccessToken> is not allowed``) while the
+        API is enabled, unless the embedding program passes ``allow_no_auth=True``.
+        ``brake``: True for a default :class:`FailureBrake`, False for none, or one to use.
+        """
+        if not token:
+            if api_enabled and not allow_no_auth:
+                raise ConfigError(EMPTY_TOKEN)
+            return None
+        if isinstance(brake, FailureBrake):
+            return cls(token, brake=brake)
+        return cls(token, brake=FailureBrake() if brake else None)
+
+    def verify(self, authorization: str | None, client: str = "") -> None:
+        """Return if ``authorization`` carries the token, else raise.
+
+        Raises :class:`~omeapi._errors.AuthError` with OME's message, or
+        :class:`~omeapi._errors.TooManyAttempts` when ``client`` (its address) is braked.  A
+        missing header does not count as a failed attempt: it guesses nothing.
+        """
+        brake = self.brake
+        if brake is not None:
+            brake.check(client)
+        if authorization is not None and hmac.compare_digest(
+            _digest(authorization.encode("utf-8", "surrogatepass")), self._header_digest
+        ):
+            if brake is not None:
+                brake.succeeded(client)
+            return
+        try:
+            self._verify_slowly(authorization)
+        except AuthError as error:
+            if brake is not None and error.text != MISSING_HEADER:
+                brake.failed(client)
+            raise
+        if brake is not None:
+            brake.succeeded(client)
+
+    def _verify_slowly(self, authorization: str | None) -> None:
+        value = (authorization or "").strip(_OWS)
+        if not value:
+            raise AuthError(MISSING_HEADER)
+        decoded = parse_credential(value)
+        if not hmac.compare_digest(_digest(decoded), self._token_digest):
+            raise AuthError(BAD_CREDENTIAL)
+
+    def __repr__(self) -> str:
+        return f"AuthVerifier(brake={self.brake!r})"

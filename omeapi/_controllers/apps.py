@@ -1,0 +1,127 @@
+"""``/v1/vhosts/{vhost}/apps`` and ``…/apps/{app}``."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from omeapi import _messages as msg
+from omeapi._config import ApplicationConfig, application_from_json
+from omeapi._controllers.call import Call, require_array, require_object
+from omeapi._errors import ApiError
+from omeapi._wire.envelope import ItemResult, Reply, multi, ok, ok_raw, plain
+
+__all__ = [
+    "APP_DEFAULTS",
+    "create_apps",
+    "deep_merge",
+    "delete_app",
+    "get_app",
+    "get_app_raw",
+    "list_apps",
+    "patch_app",
+]
+
+#: What OME fills into a POSTed app for each missing key.
+APP_DEFAULTS: dict[str, Any] = {
+    "providers": {"ovt": {}, "rtspPull": {}, "webrtc": {}, "srt": {}, "rtmp": {}},
+    "publishers": {"llhls": {}, "webrtc": {}, "ovt": {}},
+    "outputProfiles": {
+        "outputProfile": [
+            {
+                "name": "default",
+                "outputStreamName": "${OriginStreamName}",
+                "encodes": {
+                    "videos": [{"name": "bypass_video", "bypass": True}],
+                    "audios": [
+                        {
+                            "name": codec,
+                            "codec": codec,
+                            "bitrate": 128000,
+                            "samplerate": 48000,
+                            "channel": 2,
+                            "bypassIfMatch": {"codec": "eq"},
+                        }
+                        for codec in ("opus", "aac")
+                    ],
+                },
+            }
+        ]
+    },
+}
+
+#: Keys a PATCH may not touch, checked in this order.
+FORBIDDEN_PATCH_KEYS = ("name", "dynamic", "outputProfiles")
+
+
+def list_apps(call: Call) -> Reply:
+    return ok_raw(call.vhost().app_names_bytes())
+
+
+def get_app(call: Call) -> Reply:
+    return ok_raw(call.app()[1].api_json_bytes())
+
+
+def get_app_raw(call: Call) -> Reply:
+    """OME's undocumented ``GET …/apps/{app}:``: the config without ``dynamic``."""
+    return ok(call.app()[1].config.to_json())
+
+
+def _with_defaults(item: Any) -> dict[str, Any]:
+    if item is None:
+        item = {}
+    if not isinstance(item, dict):
+        raise ApiError(400, msg.ITEMS_MUST_BE_OBJECTS)
+    filled = dict(item)
+    for key, default in APP_DEFAULTS.items():
+        if key not in filled:
+            filled[key] = copy.deepcopy(default)
+    return filled
+
+
+def create_apps(call: Call) -> Reply:
+    """Create apps one by one; a config error stops the request (earlier ones stay)."""
+    vhost = call.vhost()
+    call.writable(vhost)
+    results: list[ItemResult] = []
+    for item in require_array(call.body):
+        app = application_from_json(_with_defaults(item))
+        try:
+            entry = call.api.coordinator.create_app(vhost.name, app)
+        except ApiError as exc:
+            results.append(ItemResult.failure(exc))
+            continue
+        results.append(ItemResult.success(entry.api_json()))
+    return multi(results)
+
+
+def deep_merge(base: Any, patch: Any) -> Any:
+    """Objects merge recursively; arrays, scalars and nulls replace."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for key, value in patch.items():
+            merged[key] = deep_merge(base.get(key), value) if key in base else value
+        return merged
+    return patch
+
+
+def patch_app(call: Call) -> Reply:
+    vhost, app = call.app()
+    call.writable(vhost)
+    body = require_object(call.body)
+    for key in FORBIDDEN_PATCH_KEYS:
+        if key in body:
+            raise ApiError(400, msg.CANNOT_CHANGE.format(key=key))
+
+    def mutate(current: ApplicationConfig) -> ApplicationConfig:
+        return application_from_json(deep_merge(current.to_json(), body))
+
+    entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    return ok_raw(entry.api_json_bytes())
+
+
+def delete_app(call: Call) -> Reply:
+    vhost, app = call.app()
+    call.writable(vhost)
+    call.api.coordinator.delete_app(vhost.name, app.name)
+    return plain(200)

@@ -1,0 +1,72 @@
+"""What every controller shares: the call context, lookups and body-shape checks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from omeapi import _messages as msg
+from omeapi._errors import ApiError
+from omeapi._state.registry import AppEntry, Snapshot, VhostEntry
+from omeapi._wire.request import ApiRequest
+
+if TYPE_CHECKING:
+    from omeapi._handler import Api
+
+__all__ = ["Call", "require_array", "require_object"]
+
+
+class Call:
+    """One routed request: the API, the request, path parameters and the parsed body.
+
+    The registry snapshot is taken once, so every lookup of a call sees the same state.
+    """
+
+    __slots__ = ("api", "body", "params", "request", "snapshot")
+
+    def __init__(
+        self, api: Api, request: ApiRequest, params: dict[str, str], body: Any = None
+    ) -> None:
+        self.api = api
+        self.request = request
+        self.params = params
+        self.body = body
+        self.snapshot: Snapshot = api.registry.snapshot
+
+    def vhost(self) -> VhostEntry:
+        """The path's vhost, or OME's 404."""
+        name = self.params["vhost"]
+        entry = self.snapshot.vhosts.get(name)
+        if entry is None:
+            raise ApiError(404, msg.VHOST_NOT_FOUND.format(vhost=name))
+        return entry
+
+    def app(self) -> tuple[VhostEntry, AppEntry]:
+        """The path's vhost and app, or OME's 404s (vhost first)."""
+        vhost = self.vhost()
+        name = self.params["app"]
+        entry = vhost.apps.get(name)
+        if entry is None:
+            raise ApiError(404, msg.APP_NOT_FOUND.format(vhost=vhost.name, app=name))
+        return vhost, entry
+
+    def writable(self, vhost: VhostEntry) -> None:
+        """Refuse changes to a vhost declared in Server.xml (and to everything in it)."""
+        if vhost.read_only:
+            raise ApiError(403, msg.READ_ONLY.format(vhost=vhost.name))
+
+    @property
+    def cause(self) -> str:
+        """``METHOD path``, naming the request in events and logs."""
+        return f"{self.request.method} {self.request.path}"
+
+
+def require_array(body: Any) -> list[Any]:
+    if not isinstance(body, list):
+        raise ApiError(400, msg.BODY_MUST_BE_ARRAY)
+    return body
+
+
+def require_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(400, msg.BODY_MUST_BE_OBJECT)
+    return body

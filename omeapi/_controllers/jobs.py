@@ -1,0 +1,234 @@
+"""``POST …/apps/{app}:startPush|stopPush|pushes`` and ``:startRecord|stopRecord|records``.
+
+Push and record jobs belong to an app; ``stream.name`` names the output stream they take.
+Fields of the wrong type are ignored (OME's rule), except ``stream``, which must be an object:
+OME answers a 500 there, omeapi a 400.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from omeapi import _messages as msg
+from omeapi._controllers.call import Call
+from omeapi._controllers.lookups import require_publisher
+from omeapi._engine.features import publisher
+from omeapi._engine.protocol import EngineError, EngineResult
+from omeapi._engine.values import PushRequest, RecordRequest, StreamSelector, record_schedule_fields
+from omeapi._errors import ApiError
+from omeapi._wire.envelope import Reply, ok, plain
+from omeapi._wire.fields import action_object, json_int, json_str
+
+__all__ = [
+    "PUSH_URL_SCHEMES",
+    "list_pushes",
+    "list_records",
+    "start_push",
+    "start_record",
+    "stop_push",
+    "stop_record",
+]
+
+#: Publishers that push (``Push``; the older per-protocol names enable it too).
+_PUSH_PUBLISHERS = ("Push", "RTMPPush", "SRTPush", "MPEGTSPush")
+_FILE_PUBLISHERS = ("FILE",)
+
+#: push protocol → the URL schemes it accepts
+PUSH_URL_SCHEMES: dict[str, tuple[str, ...]] = {
+    "rtmp": ("rtmp", "rtmps"),
+    "srt": ("srt",),
+    "mpegts": ("udp", "tcp"),
+}
+
+
+def _srt_mode(query: dict[str, list[str]]) -> str | None:
+    modes = query.get("mode", ["caller"])
+    return None if modes[-1].lower() == "caller" else msg.PUSH_SRT_MODE
+
+
+def _tcp_listen(query: dict[str, list[str]]) -> str | None:
+    return msg.PUSH_TCP_LISTEN if "listen" in query else None
+
+
+#: URL scheme → a check of the URL's query (its error text, or None)
+_URL_RULES: dict[str, Callable[[dict[str, list[str]]], str | None]] = {
+    "srt": _srt_mode,
+    "tcp": _tcp_listen,
+}
+
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#\s]+)([^?#\s]*)(?:\?([^#\s]*))?(?:#\S*)?")
+_HOST_PORT = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(\d{1,5}))?")
+
+
+def _selector(body: dict[str, Any]) -> StreamSelector:
+    raw = body.get("stream")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ApiError(400, msg.STREAM_MUST_BE_OBJECT)
+    ids = raw.get("trackIds", raw.get("tracks"))
+    names = raw.get("variantNames")
+    return StreamSelector(
+        json_str(raw.get("name")) or "",
+        tuple(i for i in (json_int(v) for v in ids) if i is not None)
+        if isinstance(ids, list)
+        else (),
+        tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else (),
+    )
+
+
+def _failed(exc: EngineError) -> ApiError:
+    """An engine failure OME has no message for (it cannot happen in OME's own publishers):
+    500 with the engine's reason."""
+    return ApiError(500, exc.detail or msg.JOB_FAILED)
+
+
+def _required(*fields: tuple[str, str]) -> None:
+    missing = "".join(f" {name}" for name, value in fields if not value)
+    if missing:
+        raise ApiError(400, msg.REQUIRED_PARAMETERS.format(names=missing))
+
+
+def _check_push_url(protocol: str, url: str) -> None:
+    m = _URL.fullmatch(url)
+    host = None if m is None else _HOST_PORT.fullmatch(m.group(2))
+    if m is None or host is None or (host.group(1) and not 0 < int(host.group(1)) < 65536):
+        raise ApiError(400, msg.PUSH_URL_UNPARSABLE)
+    scheme = m.group(1).lower()
+    if scheme not in PUSH_URL_SCHEMES[protocol]:
+        raise ApiError(400, msg.PUSH_URL_SCHEME)
+    rule = _URL_RULES.get(scheme)
+    problem = rule(parse_qs(m.group(4) or "", keep_blank_values=True)) if rule else None
+    if problem:
+        raise ApiError(400, problem)
+
+
+# -- push -----------------------------------------------------------------------------------
+
+
+def _started(start: Callable[[], Any], duplicate: str) -> Any:
+    """A started job's JSON; OME answers a duplicate id with 400 (not 409)."""
+    try:
+        return start().to_json()
+    except EngineError as exc:
+        if exc.result is EngineResult.EXISTS:
+            raise ApiError(400, duplicate) from None
+        raise _failed(exc) from None
+
+
+def start_push(call: Call) -> Reply:
+    """Start a push job: 200 with the job (``ready``)."""
+    vhost, app = call.app()
+    body = action_object(call.body)
+    protocol = (json_str(body.get("protocol")) or "").strip().lower()
+    if protocol not in PUSH_URL_SCHEMES:
+        raise ApiError(
+            400, msg.PUSH_PROTOCOL_UNKNOWN.format(protocol=protocol, vhost=vhost.name, app=app.name)
+        )
+    require_publisher(call, _PUSH_PUBLISHERS, msg.PUSH_NOT_ENABLED)
+    selector = _selector(body)
+    push_id = json_str(body.get("id")) or ""
+    url = (json_str(body.get("url")) or "").strip()
+    _required(("id", push_id), ("stream.name", selector.name), ("url", url), ("protocol", protocol))
+    url = url.rstrip("/")
+    _check_push_url(protocol, url)
+    request = PushRequest(push_id, selector, protocol, url, json_str(body.get("streamKey")) or "")
+    engine = call.api.engine
+    return ok(
+        _started(lambda: engine.start_push(vhost.name, app.name, request), msg.PUSH_DUPLICATE)
+    )
+
+
+def stop_push(call: Call) -> Reply:
+    """Stop a push job: a plain 200."""
+    vhost, app = require_publisher(call, _PUSH_PUBLISHERS, msg.PUSH_NOT_ENABLED)
+    body = action_object(call.body)
+    push_id = json_str(body.get("id")) or ""
+    _required(("id", push_id))
+    try:
+        call.api.engine.stop_push(vhost.name, app.name, push_id)
+    except EngineError as exc:
+        if exc.result is EngineResult.NOT_EXISTS:
+            raise ApiError(
+                404, msg.PUSH_ID_NOT_FOUND.format(id=push_id, vhost=vhost.name, app=app.name)
+            ) from None
+        raise _failed(exc) from None
+    return plain(200)
+
+
+def list_pushes(call: Call) -> Reply:
+    """The app's push jobs (POST may filter by ``id``; the deprecated GET lists all).
+
+    An app without the push publisher has no jobs: ``[]``, as OME answers (observed).
+    """
+    vhost, app = call.app()
+    if not any(publisher(app.config, name) is not None for name in _PUSH_PUBLISHERS):
+        return ok([])
+    push_id = None
+    if call.request.method == "POST":
+        push_id = json_str(action_object(call.body).get("id")) or None
+    pushes = call.api.engine.list_pushes(vhost.name, app.name, push_id)
+    return ok([p.to_json() for p in pushes])
+
+
+# -- record ---------------------------------------------------------------------------------
+
+_SEGMENTATION_RULES = frozenset({"continuity", "discontinuity"})
+
+
+def start_record(call: Call) -> Reply:
+    """Start a record job: 200 with the job (``ready``)."""
+    vhost, app = require_publisher(call, _FILE_PUBLISHERS, msg.FILE_NOT_ENABLED)
+    body = action_object(call.body)
+    selector = _selector(body)
+    record_id = json_str(body.get("id")) or ""
+    _required(("id", record_id), ("stream.name", selector.name))
+    interval = json_int(body.get("interval")) or 0
+    schedule = json_str(body.get("schedule")) or ""
+    if interval > 0 and schedule:
+        raise ApiError(400, msg.RECORD_INTERVAL_AND_SCHEDULE)
+    if schedule and record_schedule_fields(schedule) is None:
+        raise ApiError(400, msg.RECORD_SCHEDULE_INVALID)
+    rule = json_str(body.get("segmentationRule"))
+    request = RecordRequest(
+        record_id,
+        selector,
+        file_path=json_str(body.get("filePath")) or "",
+        info_path=json_str(body.get("infoPath")) or "",
+        interval=max(0, interval),
+        schedule=schedule,
+        metadata=json_str(body.get("metadata")) or "",
+        segmentation_rule=rule if rule in _SEGMENTATION_RULES else "discontinuity",
+    )
+    engine = call.api.engine
+    return ok(
+        _started(lambda: engine.start_record(vhost.name, app.name, request), msg.RECORD_DUPLICATE)
+    )
+
+
+def stop_record(call: Call) -> Reply:
+    """Stop a record job: 200 with the job (``stopping``); OME's docs omit the response."""
+    vhost, app = require_publisher(call, _FILE_PUBLISHERS, msg.FILE_NOT_ENABLED)
+    body = action_object(call.body)
+    record_id = json_str(body.get("id")) or ""
+    _required(("id", record_id))
+    try:
+        info = call.api.engine.stop_record(vhost.name, app.name, record_id)
+    except EngineError as exc:
+        if exc.result is EngineResult.NOT_EXISTS:
+            raise ApiError(404, msg.RECORD_ID_NOT_FOUND.format(id=record_id)) from None
+        raise _failed(exc) from None
+    return ok(info.to_json())
+
+
+def list_records(call: Call) -> Reply:
+    """The app's record jobs (POST may filter by ``id``; GET lists all)."""
+    vhost, app = require_publisher(call, _FILE_PUBLISHERS, msg.FILE_NOT_ENABLED)
+    record_id = None
+    if call.request.method == "POST":
+        record_id = json_str(action_object(call.body).get("id")) or None
+    records = call.api.engine.list_records(vhost.name, app.name, record_id)
+    return ok([r.to_json() for r in records])

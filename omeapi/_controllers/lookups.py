@@ -1,0 +1,42 @@
+"""Lookups shared by the runtime controllers: input streams and enabled publishers."""
+
+from __future__ import annotations
+
+from omeapi import _messages as msg
+from omeapi._controllers.call import Call
+from omeapi._engine.features import publisher
+from omeapi._errors import ApiError
+from omeapi._state.registry import AppEntry, VhostEntry
+
+__all__ = ["StreamPath", "input_stream", "require_publisher", "stream_not_found"]
+
+StreamPath = tuple[VhostEntry, AppEntry, str]
+
+
+def stream_not_found(vhost: str, app: str, stream: str) -> ApiError:
+    """OME's stream 404, naming the app by its internal ``#vhost#app`` name."""
+    internal = "#{}#{}".format(vhost.replace("#", "_"), app.replace("#", "_"))
+    return ApiError(404, msg.STREAM_NOT_FOUND.format(vhost=vhost, internal=internal, stream=stream))
+
+
+def input_stream(call: Call) -> StreamPath:
+    """The path's vhost, app and input stream, or OME's 404s (vhost, app, then stream)."""
+    vhost, app = call.app()
+    name = call.params["stream"]
+    if name not in call.api.engine.list_streams(vhost.name, app.name):
+        raise stream_not_found(vhost.name, app.name, name)
+    return vhost, app, name
+
+
+def require_publisher(
+    call: Call, names: tuple[str, ...], message: str
+) -> tuple[VhostEntry, AppEntry]:
+    """The path's vhost and app, if its config has one of the publishers ``names``.
+
+    OME answers ``Could not find publisher`` / ``Could not find application`` here, which
+    reads as if the app were missing; omeapi keeps the 404 and says the publisher is off.
+    """
+    vhost, app = call.app()
+    if not any(publisher(app.config, name) is not None for name in names):
+        raise ApiError(404, message.format(vhost=vhost.name, app=app.name))
+    return vhost, app

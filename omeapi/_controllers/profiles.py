@@ -1,0 +1,183 @@
+"""``…/apps/{app}/outputProfiles`` and ``…/outputProfiles/{profile}``.
+
+Every change goes through the restart coordinator: the app restarts with its new profile
+list (and does not when nothing changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from omeapi import _messages as msg
+from omeapi._config import ApplicationConfig, OutputProfileConfig, application_from_json
+from omeapi._controllers.call import Call, require_array, require_object
+from omeapi._errors import ApiError, ConfigError
+from omeapi._state.registry import AppEntry, VhostEntry
+from omeapi._wire.envelope import ItemResult, Reply, dumps, multi, ok_raw, plain
+
+__all__ = [
+    "create_profiles",
+    "delete_profile",
+    "get_profile",
+    "list_profiles",
+    "patch_profile",
+    "validate_profile",
+]
+
+Profiles = list[dict[str, Any]]
+
+
+def list_profiles(call: Call) -> Reply:
+    _, app = call.app()
+    return ok_raw(dumps([p.name for p in app.config.output_profiles]))
+
+
+def _profile(call: Call, vhost: VhostEntry, app: AppEntry) -> OutputProfileConfig:
+    name = call.params["profile"]
+    profile = app.config.profile(name)
+    if profile is None:
+        raise _not_found(vhost.name, app.name, name)
+    return profile
+
+
+def _not_found(vhost: str, app: str, profile: str) -> ApiError:
+    return ApiError(404, msg.PROFILE_NOT_FOUND.format(vhost=vhost, app=app, profile=profile))
+
+
+def _index(profiles: Profiles, vhost: str, app: str, name: str) -> int:
+    """Where profile ``name`` is (it may have gone since the request was routed)."""
+    for index, profile in enumerate(profiles):
+        if isinstance(profile, dict) and profile.get("name") == name:
+            return index
+    raise _not_found(vhost, app, name)
+
+
+def get_profile(call: Call) -> Reply:
+    vhost, app = call.app()
+    return ok_raw(dumps(_profile(call, vhost, app).to_json()))
+
+
+def validate_profile(item: Any) -> dict[str, Any]:
+    """OME's checks on a POSTed profile, in its order (each aborts the request)."""
+    if item is None:
+        item = {}
+    if not isinstance(item, dict):
+        raise ApiError(400, msg.ITEMS_MUST_BE_OBJECTS)
+    if not all(key in item for key in ("name", "outputStreamName", "encodes")):
+        raise ApiError(400, msg.PROFILE_REQUIRED)
+    encodes = item["encodes"]
+    if not (
+        isinstance(item["name"], str)
+        and isinstance(item["outputStreamName"], str)
+        and isinstance(encodes, dict)
+    ):
+        raise ApiError(400, msg.PROFILE_TYPES)
+    if "videos" not in encodes and "audios" not in encodes:
+        raise ApiError(400, msg.PROFILE_NO_ENCODES)
+    videos, audios = encodes.get("videos", []), encodes.get("audios", [])
+    if not isinstance(videos, list):
+        raise ApiError(400, msg.PROFILE_VIDEOS_ARRAY)
+    if not isinstance(audios, list):
+        raise ApiError(400, msg.PROFILE_AUDIOS_ARRAY)
+    if len(videos) + len(audios) == 0:
+        raise ApiError(400, msg.PROFILE_EMPTY_ENCODES)
+    return item
+
+
+def _profiles_of(app_json: dict[str, Any]) -> Profiles:
+    holder = app_json.setdefault("outputProfiles", {})
+    if not isinstance(holder, dict):
+        holder = app_json["outputProfiles"] = {}
+    profiles = holder.setdefault("outputProfile", [])
+    return profiles if isinstance(profiles, list) else []
+
+
+def _edited(current: ApplicationConfig, edit: Callable[[Profiles], bool]) -> ApplicationConfig:
+    """The app with its profile list edited (``edit`` says whether it changed anything),
+    parsed again through the schema."""
+    app_json = current.to_json()
+    if not edit(_profiles_of(app_json)):
+        return current
+    try:
+        return application_from_json(app_json)
+    except ConfigError as exc:
+        # OME reports these through an HTTP error: `[HTTP] [Config] … (400)`.
+        raise ApiError(400, exc.message) from None
+
+
+def create_profiles(call: Call) -> Reply:
+    vhost, app = call.app()
+    call.writable(vhost)
+    items = [validate_profile(item) for item in require_array(call.body)]
+    outcome: list[str | ItemResult] = []
+
+    def append(profiles: Profiles) -> bool:
+        outcome.clear()
+        taken = {p.get("name") for p in profiles if isinstance(p, dict)}
+        for item in items:
+            name = item["name"]
+            if name in taken:
+                outcome.append(ItemResult(409, msg.PROFILE_EXISTS.format(name=name)))
+                continue
+            taken.add(name)
+            profiles.append(item)
+            outcome.append(name)
+        # Every item refused: nothing changed, so nothing restarts.
+        return any(isinstance(result, str) for result in outcome)
+
+    def mutate(current: ApplicationConfig) -> ApplicationConfig:
+        return _edited(current, append)
+
+    entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    results: list[ItemResult] = []
+    for result in outcome:
+        if isinstance(result, ItemResult):
+            results.append(result)
+            continue
+        stored = entry.config.profile(result)
+        results.append(
+            ItemResult.success(stored.to_json())
+            if stored is not None
+            else ItemResult(500, msg.PROFILE_NOT_FOUND_AFTER)
+        )
+    return multi(results)
+
+
+def patch_profile(call: Call) -> Reply:
+    vhost, app = call.app()
+    call.writable(vhost)
+    body = require_object(call.body)
+    name = _profile(call, vhost, app).name
+    for key in body:
+        if key.lower() == "name":
+            raise ApiError(400, msg.PROFILE_NAME_IN_PATCH.format(key=key))
+
+    def replace(profiles: Profiles) -> bool:
+        profiles[_index(profiles, vhost.name, app.name, name)] = {**body, "name": name}
+        return True
+
+    def mutate(current: ApplicationConfig) -> ApplicationConfig:
+        return _edited(current, replace)
+
+    entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    stored = entry.config.profile(name)
+    if stored is None:  # OME answers 200 with `null` here; never us
+        raise _not_found(vhost.name, app.name, name)
+    return ok_raw(dumps(stored.to_json()))
+
+
+def delete_profile(call: Call) -> Reply:
+    vhost, app = call.app()
+    call.writable(vhost)
+    name = _profile(call, vhost, app).name
+
+    def remove(profiles: Profiles) -> bool:
+        del profiles[_index(profiles, vhost.name, app.name, name)]
+        return True
+
+    def mutate(current: ApplicationConfig) -> ApplicationConfig:
+        return _edited(current, remove)
+
+    call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    return plain(200)

@@ -1,0 +1,15 @@
+"""Server-wide routes: ``/v1/version``."""
+
+from __future__ import annotations
+
+from omeapi._controllers.call import Call
+from omeapi._wire.envelope import Reply, ok
+
+__all__ = ["version"]
+
+
+def version(call: Call) -> Reply:
+    """The OME API version omeapi speaks, and omeapi's own version as ``gitVersion``."""
+    from omeapi._version import OME_API_VERSION, __version__
+
+    return ok({"gitVersion": f"omeapi-{__version__}", "version": OME_API_VERSION})

@@ -1,0 +1,88 @@
+"""``…/apps/{app}/streams`` and ``…/streams/{stream}``: list, pull, detail, terminate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omeapi import _messages as msg
+from omeapi._controllers.call import Call, require_object
+from omeapi._controllers.lookups import input_stream, stream_not_found
+from omeapi._engine.protocol import EngineError, EngineResult
+from omeapi._engine.values import PullProperties, PullRequest
+from omeapi._errors import ApiError
+from omeapi._wire.envelope import Reply, ok, plain
+from omeapi._wire.fields import json_bool, json_int
+
+__all__ = ["create_stream", "delete_stream", "get_stream", "list_streams", "pull_properties"]
+
+
+def list_streams(call: Call) -> Reply:
+    """The app's input streams (outputs such as ``stream_bypass`` are not listed)."""
+    vhost, app = call.app()
+    return ok(call.api.engine.list_streams(vhost.name, app.name))
+
+
+def pull_properties(raw: Any) -> PullProperties:
+    """``properties`` of a pull request: each key used only with the right JSON type."""
+    if not isinstance(raw, dict):
+        # Absent: the config decides, including the retry count (-1).
+        return PullProperties()
+    retry = json_int(raw.get("retryCount"))
+    return PullProperties(
+        persistent=json_bool(raw.get("persistent")),
+        no_input_failover_timeout_ms=json_int(raw.get("noInputFailoverTimeoutMs")),
+        unused_stream_deletion_timeout_ms=json_int(raw.get("unusedStreamDeletionTimeoutMs")),
+        ignore_rtcp_sr_timestamp=json_bool(raw.get("ignoreRtcpSRTimestamp")),
+        retry_count=1 if retry is None else retry,
+    )
+
+
+def create_stream(call: Call) -> Reply:
+    """Create a stream by pulling a URL: 201, 409 for a taken name, 502 if the pull fails."""
+    vhost, app = call.app()
+    body = require_object(call.body)
+    name, urls = body.get("name"), body.get("urls")
+    # An empty name would make a stream no path can reach: treated as missing.
+    if not isinstance(name, str) or not name or not isinstance(urls, list):
+        raise ApiError(400, msg.PULL_NAME_OR_URLS)
+    if not urls:
+        raise ApiError(400, msg.PULL_URLS_EMPTY)
+    if not all(isinstance(url, str) for url in urls):
+        raise ApiError(400, msg.PULL_URL_NOT_STRING)
+    engine = call.api.engine
+    if name in engine.list_streams(vhost.name, app.name):
+        raise ApiError(409, msg.PULL_EXISTS)
+    request = PullRequest(name, tuple(urls), pull_properties(body.get("properties")))
+    # OME names the API request's own URL here, not the source.
+    failed = ApiError(502, msg.PULL_FAILED.format(url=call.request.url))
+    try:
+        engine.create_pull_stream(vhost.name, app.name, request)
+    except EngineError as exc:
+        if exc.result is EngineResult.EXISTS:
+            raise ApiError(409, msg.PULL_EXISTS) from None
+        raise failed from None
+    if name not in engine.list_streams(vhost.name, app.name):
+        raise failed
+    return plain(201)
+
+
+def get_stream(call: Call) -> Reply:
+    """The stream detail: input tracks, outputs and their playlists."""
+    vhost, app, name = input_stream(call)
+    info = call.api.engine.get_stream(vhost.name, app.name, name)
+    if info is None:
+        raise stream_not_found(vhost.name, app.name, name)
+    return ok(info.to_json())
+
+
+_TERMINATE_STATUS = {EngineResult.NOT_EXISTS: 404}
+
+
+def delete_stream(call: Call) -> Reply:
+    """Terminate an input stream (no read-only rule: streams are runtime state)."""
+    vhost, app, name = input_stream(call)
+    try:
+        call.api.engine.delete_stream(vhost.name, app.name, name)
+    except EngineError as exc:
+        raise ApiError(_TERMINATE_STATUS.get(exc.result, 500), msg.TERMINATE_FAILED) from None
+    return plain(200)

@@ -1,0 +1,191 @@
+"""Errors that carry their own answer.
+
+Every failure the API can report is an exception that knows the HTTP status it maps to and the
+text OME would show.  Only :mod:`omeapi._wire.envelope` turns them into bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from omeapi._messages import reason_phrase
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "CertificateError",
+    "ConfigError",
+    "EngineError",
+    "EngineResult",
+    "ItemError",
+    "Location",
+    "OmeapiError",
+    "PlainStatusError",
+    "StoreConflict",
+    "StoreError",
+    "TooManyAttempts",
+]
+
+
+class OmeapiError(Exception):
+    """The base of every error omeapi raises: a host program can catch this one class."""
+
+
+class ApiError(OmeapiError):
+    """An HTTP error answered with OME's envelope.
+
+    The wire message is ``[HTTP] <text> (<status>)``; ``headers`` are added to the response
+    (``WWW-Authenticate``, ``Allow``, ``Retry-After`` ...).
+    """
+
+    __slots__ = ("headers", "status", "text")
+
+    def __init__(self, status: int, text: str, headers: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+        self.headers = tuple(headers)
+
+    @property
+    def message(self) -> str:
+        """The envelope's ``message`` as OME writes it."""
+        return f"[HTTP] {self.text} ({self.status})"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status}, {self.text!r})"
+
+
+class PlainStatusError(ApiError):
+    """A bare status whose message is only the reason phrase (OME's ``S(403)``)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status, reason_phrase(status))
+
+    @property
+    def message(self) -> str:
+        return self.text
+
+
+class ItemError(ApiError):
+    """An error that OME reports with its raw text (no ``[HTTP]`` decoration)."""
+
+    @property
+    def message(self) -> str:
+        return self.text
+
+
+REALM_HEADER = ("WWW-Authenticate", 'Basic realm="OvenMediaEngine"')
+
+
+class AuthError(ApiError):
+    """A 401 with OME's ``WWW-Authenticate`` challenge."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(401, text, (REALM_HEADER,))
+
+
+class TooManyAttempts(ApiError):
+    """A 429 from the brute-force brake, with ``Retry-After`` in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(
+            429,
+            "Too many failed authentication attempts",
+            (("Retry-After", str(self.retry_after)),),
+        )
+
+
+class Location:
+    """Where in a configuration source something was found."""
+
+    __slots__ = ("file", "line", "path")
+
+    def __init__(self, file: str | None = None, line: int | None = None, path: str = "") -> None:
+        self.file = file
+        self.line = line
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"Location(file={self.file!r}, line={self.line!r}, path={self.path!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Location):
+            return NotImplemented
+        return (self.file, self.line, self.path) == (other.file, other.line, other.path)
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.line, self.path))
+
+
+class ConfigError(OmeapiError):
+    """A configuration problem, with OME's text and where it was found.
+
+    ``text`` is OME's message without the ``[Config] `` prefix; :attr:`message` adds it, as the
+    API reports it.  ``file`` and ``line`` point at the offending element when it came from a
+    file; ``path`` is the element path (``Server.bind.managers.api``).
+    """
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        path: str = "",
+    ) -> None:
+        super().__init__(text)
+        self.text = text
+        self.file = file
+        self.line = line
+        self.path = path
+
+    @property
+    def message(self) -> str:
+        """The text as the API reports it: ``[Config] <text>``."""
+        return f"[Config] {self.text}"
+
+    def located(self) -> str:
+        """``FILE:LINE: text`` (or as much of it as is known), for people."""
+        where = self.file or "<input>"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.text}"
+
+    def __repr__(self) -> str:
+        return f"ConfigError({self.text!r}, file={self.file!r}, line={self.line!r})"
+
+
+class EngineResult(enum.Enum):
+    """Why an engine operation failed (OME's orchestrator results)."""
+
+    FAILED = "failed"
+    EXISTS = "exists"
+    NOT_EXISTS = "not_exists"
+
+
+class EngineError(OmeapiError):
+    """An engine operation that did not succeed; ``result`` says how."""
+
+    def __init__(self, result: EngineResult = EngineResult.FAILED, detail: str = "") -> None:
+        super().__init__(detail or result.value)
+        self.result = result
+        self.detail = detail
+
+
+class StoreError(OmeapiError):
+    """The store cannot be used: unreachable database, I/O error, unreadable file."""
+
+
+class StoreConflict(OmeapiError):
+    """A change whose precondition does not hold in the store (another process changed it
+    first).  ``reason`` is one of the ``Change.*_EXISTS`` / ``*_MISSING`` constants."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
+class CertificateError(OmeapiError):
+    """A certificate that could not be loaded; the text says why (as OME logs it)."""

@@ -1,0 +1,371 @@
+"""The resource registry: which vhosts, apps and output profiles exist, and their configs.
+
+State is an immutable :class:`Snapshot` replaced as a whole on every change, so a reader
+(any thread) sees either the state before a change or the state after it, never a half-made
+one.  Writers are serialised by a lock; the restart coordinator decides their order.
+
+API-created vhosts live in a :class:`~omeapi.Store`: each change is written there
+first, as one transaction, and published only once the store holds it.  When other
+processes share the store, :meth:`Registry.refresh` reloads it whenever its change counter
+moved, so every process answers from the same truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+
+from omeapi._config import (
+    ApplicationConfig,
+    VirtualHostConfig,
+    application_from_json,
+    virtual_host_from_json,
+)
+from omeapi._errors import ConfigError
+from omeapi._stores.base import (
+    AuditEntry,
+    Change,
+    MemoryStore,
+    Store,
+    StoreConflict,
+    StoredVhost,
+    StoreState,
+)
+from omeapi._wire.envelope import dumps
+
+__all__ = ["AppEntry", "Registry", "Snapshot", "VhostEntry"]
+
+log = logging.getLogger("omeapi")
+
+
+class AppEntry:
+    """An application as the API shows it. ``failed`` marks an app that could not be
+    restarted with either its new or its previous config (kept, never silently gone).
+    ``revision`` is the store version that wrote it (0 for Server.xml apps)."""
+
+    __slots__ = ("_json", "config", "dynamic", "failed", "revision")
+
+    def __init__(
+        self,
+        config: ApplicationConfig,
+        *,
+        dynamic: bool = False,
+        failed: bool = False,
+        revision: int = 0,
+    ) -> None:
+        self.config = config
+        self.dynamic = dynamic
+        self.failed = failed
+        self.revision = revision
+        self._json: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def api_json(self) -> dict[str, object]:
+        """The app's JSON with OME's ``dynamic`` flag."""
+        out = self.config.to_json()
+        out["dynamic"] = self.dynamic
+        return out
+
+    def api_json_bytes(self) -> bytes:
+        """:meth:`api_json` serialised once (entries never change; a change is a new entry)."""
+        cached = self._json
+        if cached is None:
+            cached = self._json = dumps(self.api_json())
+        return cached
+
+
+class VhostEntry:
+    """A virtual host, its apps in order, and whether it came from Server.xml.
+    ``revision`` is the store version that created it (0 for Server.xml vhosts)."""
+
+    __slots__ = ("_json", "_names", "apps", "config", "revision")
+
+    def __init__(
+        self, config: VirtualHostConfig, apps: Mapping[str, AppEntry], revision: int = 0
+    ) -> None:
+        self.config = config
+        self.apps = apps
+        self.revision = revision
+        self._json: bytes | None = None
+        self._names: bytes | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def read_only(self) -> bool:
+        return self.config.read_only
+
+    def json_bytes(self) -> bytes:
+        """The vhost's JSON (without applications), serialised once."""
+        if self._json is None:
+            self._json = dumps(self.config.to_json())
+        return self._json
+
+    def app_names_bytes(self) -> bytes:
+        """The JSON array of app names, serialised once."""
+        if self._names is None:
+            self._names = dumps(list(self.apps))
+        return self._names
+
+    def with_apps(self, apps: Mapping[str, AppEntry]) -> VhostEntry:
+        return VhostEntry(self.config, apps, self.revision)
+
+
+class Snapshot:
+    """The whole registry at one moment (never modified)."""
+
+    __slots__ = ("_names", "vhosts")
+
+    def __init__(self, vhosts: Mapping[str, VhostEntry]) -> None:
+        self.vhosts = vhosts
+        self._names: bytes | None = None
+
+    def names_bytes(self) -> bytes:
+        """The JSON array of vhost names, serialised once."""
+        if self._names is None:
+            self._names = dumps(list(self.vhosts))
+        return self._names
+
+
+class Registry:
+    """Owner of config state; see the module docstring for the consistency rules.
+
+    ``vhosts`` are Server.xml's (read-only); the vhosts held by ``store`` follow them in
+    creation order.  A stored vhost whose name Server.xml declares is skipped with a
+    warning naming both (``source`` names the Server.xml) and stays in the store.
+    """
+
+    def __init__(
+        self,
+        vhosts: Iterable[VirtualHostConfig] = (),
+        *,
+        store: Store | None = None,
+        source: str = "Server.xml",
+        warn: Callable[[str], None] = log.warning,
+    ) -> None:
+        self.store: Store = store if store is not None else MemoryStore()
+        self.source = source
+        self._warn = warn
+        self._lock = threading.Lock()
+        entries: dict[str, VhostEntry] = {}
+        for vhost in vhosts:
+            entries[vhost.name] = VhostEntry(
+                vhost, {app.name: AppEntry(app) for app in vhost.applications}
+            )
+        self._declared = frozenset(entries)
+        #: what was already warned about (each problem is logged once)
+        self._warned: set[object] = set()
+        self._snapshot = Snapshot(entries)
+        #: the store version the snapshot shows
+        self._seen = -1
+        with self._lock:
+            self._install(self.store.load())
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The current state (a consistent, immutable view)."""
+        return self._snapshot
+
+    @property
+    def version(self) -> int:
+        """The store version the snapshot shows."""
+        return self._seen
+
+    def vhost(self, name: str) -> VhostEntry | None:
+        return self._snapshot.vhosts.get(name)
+
+    def app(self, vhost: str, app: str) -> AppEntry | None:
+        entry = self._snapshot.vhosts.get(vhost)
+        return None if entry is None else entry.apps.get(app)
+
+    # -- following the store --------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Reload the store if its change counter moved; True if the snapshot changed.
+
+        One cheap :meth:`~omeapi._stores.base.Store.version` call when nothing changed, so it
+        runs before every request.  Raises :class:`~omeapi.StoreError`.
+        """
+        if self.store.version() == self._seen:
+            return False
+        with self._lock:
+            # Another thread may have reloaded (or written) while this one waited.
+            if self.store.version() == self._seen:
+                return False
+            state = self.store.load()
+            if state.version == self._seen:
+                return False
+            self._install(state)
+            return True
+
+    def _install(self, state: StoreState) -> None:
+        """Publish Server.xml's vhosts plus ``state``'s, reusing unchanged entries (their
+        serialised JSON and their local ``failed`` mark stay)."""
+        current = self._snapshot.vhosts
+        out = {name: entry for name, entry in current.items() if entry.read_only}
+        for stored in state.vhosts:
+            if stored.name in self._declared:
+                if stored.name not in self._warned:
+                    self._warned.add(stored.name)
+                    self._warn(
+                        f"stored virtual host [{stored.name}] (in {self.store.location}) is "
+                        f"skipped: {self.source} declares a virtual host of that name; it "
+                        "stays in the store"
+                    )
+                continue
+            entry = self._restore(stored, current.get(stored.name))
+            if entry is not None:
+                out[stored.name] = entry
+        self._publish(out)
+        self._seen = state.version
+
+    def _restore(self, stored: StoredVhost, existing: VhostEntry | None) -> VhostEntry | None:
+        if existing is not None and existing.revision != stored.revision:
+            existing = None  # deleted and created again: nothing to reuse
+        try:
+            config = (
+                existing.config if existing is not None else virtual_host_from_json(stored.config)
+            )
+        except ConfigError as exc:
+            self._unreadable(f"stored virtual host [{stored.name}]", stored.revision, exc)
+            return None
+        apps: dict[str, AppEntry] = {}
+        for app in stored.apps:
+            old = existing.apps.get(app.name) if existing is not None else None
+            if old is not None and old.revision == app.revision:
+                apps[app.name] = old
+                continue
+            try:
+                apps[app.name] = AppEntry(application_from_json(app.config), revision=app.revision)
+            except ConfigError as exc:
+                what = f"stored application [{stored.name}/{app.name}]"
+                self._unreadable(what, app.revision, exc)
+        if (
+            existing is not None
+            and len(apps) == len(existing.apps)
+            and all(existing.apps.get(name) is entry for name, entry in apps.items())
+            and list(apps) == list(existing.apps)
+        ):
+            return existing
+        return VhostEntry(config, apps, stored.revision)
+
+    def _unreadable(self, what: str, revision: int, exc: ConfigError) -> None:
+        # A config this version cannot read (written by another one?): kept in the store,
+        # left out here, logged once per revision.
+        if (what, revision) not in self._warned:
+            self._warned.add((what, revision))
+            log.error("%s (in %s) is skipped: %s", what, self.store.location, exc.message)
+
+    # -- writers (called by the restart coordinator) --------------------------------
+
+    def add_vhost(
+        self,
+        vhost: VirtualHostConfig,
+        apps: Iterable[ApplicationConfig],
+        audit: AuditEntry | None = None,
+    ) -> bool:
+        """Add a vhost with its apps (one store change); False when the name is taken.
+
+        Raises :class:`~omeapi.StoreConflict` when the store already holds it and
+        :class:`~omeapi.StoreError` when the store cannot be written.
+        """
+        with self._lock:
+            current = self._snapshot.vhosts
+            if vhost.name in current:
+                return False
+            apps = tuple(apps)
+            revision = 0
+            if not vhost.read_only:
+                revision = self._write(
+                    Change(
+                        Change.CREATE_VHOST,
+                        vhost.name,
+                        config=vhost.to_json(),
+                        apps=tuple((a.name, a.to_json()) for a in apps),
+                        audit=audit,
+                    )
+                )
+            entry = VhostEntry(
+                vhost, {a.name: AppEntry(a, revision=revision) for a in apps}, revision
+            )
+            self._publish({**current, vhost.name: entry})
+            return True
+
+    def remove_vhost(self, name: str, audit: AuditEntry | None = None) -> None:
+        """Remove a vhost and its apps (one store change)."""
+        with self._lock:
+            current = dict(self._snapshot.vhosts)
+            entry = current.pop(name, None)
+            if entry is None:
+                return
+            if not entry.read_only:
+                self._write(Change(Change.DELETE_VHOST, name, audit=audit))
+            self._publish(current)
+
+    def put_app(self, vhost: str, entry: AppEntry, audit: AuditEntry | None = None) -> AppEntry:
+        """Add an app, or replace it keeping its place in the order (one store change);
+        returns the entry published (with its revision)."""
+        with self._lock:
+            current = self._snapshot.vhosts
+            owner = current.get(vhost)
+            if owner is None:  # deleted elsewhere since the caller looked
+                raise StoreConflict(Change.VHOST_MISSING, f"{vhost} does not exist")
+            if not owner.read_only:
+                kind = Change.UPDATE_APP if entry.name in owner.apps else Change.CREATE_APP
+                revision = self._write(
+                    Change(kind, vhost, entry.name, config=entry.config.to_json(), audit=audit)
+                )
+                entry = AppEntry(
+                    entry.config, dynamic=entry.dynamic, failed=entry.failed, revision=revision
+                )
+            apps = dict(owner.apps)
+            apps[entry.name] = entry
+            self._publish({**current, vhost: owner.with_apps(apps)})
+            return entry
+
+    def set_failed(self, vhost: str, app: str, failed: bool) -> None:
+        """Mark an app failed (or not) here only: whether it runs is this process's
+        engine's business, not the store's."""
+        with self._lock:
+            current = self._snapshot.vhosts
+            owner = current.get(vhost)
+            entry = owner.apps.get(app) if owner is not None else None
+            if owner is None or entry is None or entry.failed == failed:
+                return
+            apps = dict(owner.apps)
+            apps[app] = AppEntry(
+                entry.config, dynamic=entry.dynamic, failed=failed, revision=entry.revision
+            )
+            self._publish({**current, vhost: owner.with_apps(apps)})
+
+    def remove_app(self, vhost: str, app: str, audit: AuditEntry | None = None) -> None:
+        """Remove an app (one store change)."""
+        with self._lock:
+            current = self._snapshot.vhosts
+            owner = current.get(vhost)
+            if owner is None or app not in owner.apps:
+                return
+            if not owner.read_only:
+                self._write(Change(Change.DELETE_APP, vhost, app, audit=audit))
+            apps = dict(owner.apps)
+            del apps[app]
+            self._publish({**current, vhost: owner.with_apps(apps)})
+
+    def _write(self, change: Change) -> int:
+        # Called under the lock.  When the new version directly follows the one shown, no
+        # other process wrote in between and the snapshot about to be published is the
+        # store's state: no reload needed.  Otherwise the next refresh() reloads.
+        version = self.store.apply(change)
+        if version == self._seen + 1:
+            self._seen = version
+        return version
+
+    def _publish(self, vhosts: dict[str, VhostEntry]) -> None:
+        # One attribute assignment: readers see the old or the new snapshot, nothing between.
+        self._snapshot = Snapshot(vhosts)
