@@ -97,13 +97,13 @@ def omeapi_mutable_app() -> Callable[..., Iterable[bytes]]:
     """
     import json
 
-    from omeapi._handler import Api
+    from omeapi import open_api
     from omeapi._simulated.engine import SimulatedEngine
     from omeapi._wire.request import ApiRequest
     from omeapi_werkzeug import create_app
 
     delay = float(os.environ.get("OMEAPI_BENCH_RESTART_DELAY", "0"))
-    api = Api.from_file(CONFIG, engine=SimulatedEngine(operation_delay=delay), brake=False)
+    api = open_api(CONFIG, engine=SimulatedEngine(operation_delay=delay), brake=False)
     auth = {"Authorization": AUTHORIZATION}
     for path, body in (
         ("/v1/vhosts", [{"name": "bench"}]),

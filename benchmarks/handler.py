@@ -35,8 +35,8 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from omeapi import Api, open_api
 from omeapi._config import parse_server_xml
-from omeapi._handler import Api
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._wire.request import ApiRequest
 
@@ -87,7 +87,7 @@ HEADERS = {
 
 
 def make_api() -> Api:
-    api = Api(parse_server_xml(SERVER_XML, environ={}), engine=SimulatedEngine(), brake=False)
+    api = open_api(parse_server_xml(SERVER_XML, environ={}), engine=SimulatedEngine(), brake=False)
 
     def call(method: str, path: str, body: object) -> None:
         request = ApiRequest.build(method, path, HEADERS, json.dumps(body).encode())

@@ -1,12 +1,13 @@
 """omeapi: OvenMediaEngine's REST management API for any Python media server.
 
 This module is the public face: everything an embedding program uses is imported from here
-(``from omeapi import Api, ApiRequest, MediaEngine``).  The modules behind it (``omeapi._*``)
+(``from omeapi import open_api, ApiRequest, MediaEngine``).  The modules behind it (``omeapi._*``)
 are implementation details and may change between releases.
 
 The core is pure: it reads configuration files and otherwise works on plain values.
 """
 
+from omeapi._build import open_api
 from omeapi._config import (
     ApplicationConfig,
     OutputProfileConfig,
@@ -96,6 +97,7 @@ __all__ = [
     "VirtualHostConfig",
     "__version__",
     "load_server_config",
+    "open_api",
     "open_store",
     "parse_server_xml",
 ]

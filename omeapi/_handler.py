@@ -11,29 +11,28 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omeapi import _messages as msg
 from omeapi._access.auth import AuthVerifier, FailureBrake
 from omeapi._access.cors import ApiCors, CorsPolicy
 from omeapi._access.hosts import HostCheck
-from omeapi._config import ServerConfig, load_server_config
 from omeapi._config.model import CrossDomains
-from omeapi._controllers import ACTIONS, Call
-from omeapi._engine.protocol import MediaEngine
-from omeapi._errors import ApiError, ConfigError
+from omeapi._controllers.call import Call
+from omeapi._errors import ApiError, ConfigError, StoreError
 from omeapi._routes import Router
-from omeapi._simulated.engine import SimulatedEngine
-from omeapi._state.audit import AuditSource, current_source
-from omeapi._state.certificates import Certificates
-from omeapi._state.follow import StoreFollower
-from omeapi._state.registry import Registry
-from omeapi._state.restart import RestartCoordinator
-from omeapi._stores.base import Store, StoreError, open_store, store_location
+from omeapi._services import AuditSource, Services, current_source
 from omeapi._wire.envelope import JSON_CONTENT_TYPE, Reply, config_error, error
 from omeapi._wire.request import ApiRequest, ApiResponse
+
+if TYPE_CHECKING:
+    from omeapi._config import ServerConfig
+    from omeapi._engine.protocol import MediaEngine
+    from omeapi._state.certificates import Certificates
+    from omeapi._state.follow import StoreFollower
+    from omeapi._state.registry import Registry
+    from omeapi._state.restart import RestartCoordinator
+    from omeapi._stores.base import Store
 
 __all__ = ["DEFAULT_BODY_LIMIT", "Api"]
 
@@ -107,50 +106,32 @@ def parse_json_body(body: bytes) -> Any:
 
 
 class Api:
-    """OME's v1 REST API over a parsed Server.xml and a media engine.
+    """OME's v1 REST API over the :class:`~omeapi._services.Services` of one server.
 
-    ``engine`` defaults to a :class:`~omeapi.SimulatedEngine`; ``start_engine``
-    starts the config's vhosts and apps on it.  ``allow_no_auth`` lets an embedding program
-    run without an ``<AccessToken>`` (otherwise a config error).  ``brake`` is the failed-auth
-    brake (True: the default one).  Thread-safe: :meth:`handle` may be called from any number
-    of threads.
+    Build one with :func:`omeapi.open_api`, which reads the config, opens the store and
+    starts the engine; this constructor only derives the request checks from the config and
+    does no I/O.  ``allow_no_auth`` lets an embedding program run without an
+    ``<AccessToken>`` (otherwise a config error).  ``brake`` is the failed-auth brake (True:
+    the default one).  Thread-safe: :meth:`handle` may be called from any number of threads.
 
-    ``store`` keeps API-created resources: a :class:`~omeapi.Store`, a location (a
-    SQLite path or a ``postgresql://`` URL, ``memory``), or None for what
-    ``<Managers><API><Storage>`` says (in-memory without it).  Stored vhosts come back at
-    start.  With a store other processes share, every request first reloads it if it
-    changed, and ``follow`` starts a thread that applies other processes' changes to the
-    engine.  :meth:`close` stops it and closes a store the Api opened.
+    With a store other processes share, every request first reloads it if it changed, and
+    :meth:`start` starts the thread that applies other processes' changes to the engine:
+    whoever serves the API calls :meth:`start` and :meth:`close`.
     """
 
     def __init__(
         self,
-        config: ServerConfig,
-        engine: MediaEngine | None = None,
+        services: Services,
         *,
-        store: Store | str | None = None,
         allow_no_auth: bool = False,
         body_limit: int = DEFAULT_BODY_LIMIT,
         brake: FailureBrake | bool = True,
-        start_engine: bool = True,
-        follow: bool = True,
     ) -> None:
-        self.config = config
-        self.engine: MediaEngine = (
-            engine if engine is not None else SimulatedEngine(config_dir=config.config_dir)
-        )
-        self._owns_store = not isinstance(store, Store)
-        self.store: Store = _open_store(config, store)
-        try:
-            self.registry = Registry(
-                config.virtual_hosts, store=self.store, source=config.file or "Server.xml"
-            )
-        except StoreError as exc:
-            self._close_store()
-            raise ConfigError(f"cannot read the store {self.store.location}: {exc}") from None
-        self._shared = self.store.shared
-        self.coordinator = RestartCoordinator(self.registry, self.engine)
-        self.follower: StoreFollower | None = None
+        self.services = services
+        config = services.config
+        self._shared = services.store.shared
+        self._started = False
+        self._closed = False
         self.router = Router()
         self.body_limit = body_limit
         manager = config.api_manager
@@ -167,38 +148,55 @@ class Api:
         )
         host = managers.host if managers else None
         self.hosts = HostCheck(host.names if host else None)
-        #: TLS certificates; ``certificates.subscribe`` tells the server of a new API one
-        self.certificates = Certificates(config)
-        if start_engine:
-            self.coordinator.start()
-        else:
-            self.coordinator.adopt()
-        if follow and self._shared:
-            self.follower = StoreFollower(self.registry, self.coordinator)
-            self.follower.start()
+
+    # The services, by the names embedders and servers use.
+    @property
+    def config(self) -> ServerConfig:
+        return self.services.config
+
+    @property
+    def engine(self) -> MediaEngine:
+        return self.services.engine
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def registry(self) -> Registry:
+        return self.services.registry
+
+    @property
+    def coordinator(self) -> RestartCoordinator:
+        return self.services.coordinator
+
+    @property
+    def certificates(self) -> Certificates:
+        """TLS certificates; ``certificates.subscribe`` tells the server of a new API one."""
+        return self.services.certificates
+
+    @property
+    def follower(self) -> StoreFollower | None:
+        """The follower of a shared store (None without one)."""
+        return self.services.follower
+
+    def start(self) -> None:
+        """Start following a shared store (idempotent; nothing to do without one)."""
+        follower = self.services.follower
+        if follower is not None:
+            follower.start()
+            self._started = True
 
     def close(self) -> None:
-        """Stop following the store and close it if the Api opened it (idempotent)."""
-        if self.follower is not None:
-            self.follower.stop()
-            self.follower = None
-        self._close_store()
-
-    def _close_store(self) -> None:
-        if self._owns_store:
-            self._owns_store = False
-            self.store.close()
-
-    @classmethod
-    def from_file(
-        cls,
-        path: str | os.PathLike[str],
-        *,
-        environ: Mapping[str, str] | None = None,
-        **options: Any,
-    ) -> Api:
-        """Load ``path`` (a Server.xml) and build the API over it."""
-        return cls(load_server_config(path, environ=environ), **options)
+        """Stop following the store, and close it if :func:`omeapi.open_api` opened it
+        (idempotent)."""
+        services = self.services
+        if services.follower is not None:
+            services.follower.stop()
+            self._started = False
+        if services.owns_store and not self._closed:
+            self._closed = True
+            services.store.close()
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """Answer one request.  Never raises."""
@@ -221,7 +219,7 @@ class Api:
         except ConfigError as exc:
             reply = config_error(exc)
         except StoreError as exc:
-            log.error("the store %s failed: %s", self.store.location, exc)
+            log.error("the store %s failed: %s", self.services.store.location, exc)
             reply = error(ApiError(503, msg.STORE_UNAVAILABLE))
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, request.path)
@@ -251,24 +249,24 @@ class Api:
         if self._shared:
             self._refresh(request)
         if request.method in _READS:
-            return ACTIONS[route.action](Call(self, request, match.params, body))
+            return route.controller(Call(self.services, request, match.params, body))
         # Changes are audited with the request that made them.
         token = current_source.set(AuditSource(request.client, request.method, request.path))
         try:
-            return ACTIONS[route.action](Call(self, request, match.params, body))
+            return route.controller(Call(self.services, request, match.params, body))
         finally:
             current_source.reset(token)
 
     def _refresh(self, request: ApiRequest) -> None:
         """Show what other processes changed: one counter read when nothing did."""
         try:
-            if self.registry.refresh() and self.follower is not None:
-                self.follower.poke()  # and their changes reach this process's engine
+            if self.services.registry.refresh() and self._started:
+                self.services.follower.poke()  # type: ignore[union-attr]  # and their changes reach this process's engine
         except StoreError as exc:
             if request.method not in _READS:
                 raise
             # A read is answered from the last state seen rather than not at all.
-            log.warning("the store %s cannot be read: %s", self.store.location, exc)
+            log.warning("the store %s cannot be read: %s", self.services.store.location, exc)
 
     @staticmethod
     def _respond(
@@ -282,16 +280,3 @@ class Api:
         if request.method == "HEAD":
             body = b""
         return ApiResponse(reply.status, headers, body)
-
-
-def _open_store(config: ServerConfig, store: Store | str | None) -> Store:
-    if isinstance(store, Store):
-        return store
-    location = store_location(config, store)
-    try:
-        return open_store(location)
-    except StoreError as exc:
-        raise ConfigError(
-            f"<Managers><API><Storage>: cannot open the store {location}: {exc}",
-            file=config.file,
-        ) from None

@@ -9,11 +9,28 @@ match whatever the number of routes.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
-__all__ = ["ROUTES", "STREAM_ACTIONS", "Route", "RouteMatch", "Router"]
+from omeapi._controllers import (
+    apps,
+    channels,
+    jobs,
+    profiles,
+    server,
+    stats,
+    stream_actions,
+    streams,
+    vhosts,
+)
+from omeapi._controllers.call import Call
+from omeapi._wire.envelope import Reply
+
+__all__ = ["ROUTES", "STREAM_ACTIONS", "Controller", "Route", "RouteMatch", "Router"]
+
+#: A controller answers one routed call.
+Controller = Callable[[Call], Reply]
 
 _VHOST = r"/v1/vhosts/(?P<vhost>[^/]*)"
 _APPS = _VHOST + r"/apps"
@@ -22,89 +39,94 @@ _STREAM = r"(?P<stream>[^/]*)"
 _VHOST_ACTION = r"/v1/vhosts/(?P<vhost>[^/:]*):"
 _STATS_VHOST = r"/v1/stats/current/vhosts/(?P<vhost>[^/]*)"
 
-#: ``POST …/streams/{stream}:<action>`` → controller: each action is its own route.
-STREAM_ACTIONS = {
-    "hlsDumps": "hls_dumps",
-    "startHlsDump": "start_hls_dump",
-    "stopHlsDump": "stop_hls_dump",
-    "sendEvent": "send_event",
-    "sendEvents": "send_events",
-    "concludeHlsLive": "conclude_hls_live",
-    "sendSubtitles": "send_subtitles",
+#: ``POST …/streams/{stream}:<action>`` → its controller: each action is its own route.
+STREAM_ACTIONS: dict[str, Controller] = {
+    "hlsDumps": stream_actions.hls_dumps,
+    "startHlsDump": stream_actions.start_hls_dump,
+    "stopHlsDump": stream_actions.stop_hls_dump,
+    "sendEvent": stream_actions.send_event,
+    "sendEvents": stream_actions.send_events,
+    "concludeHlsLive": stream_actions.conclude_hls_live,
+    "sendSubtitles": stream_actions.send_subtitles,
 }
 
 
 @attrs.frozen
 class Route:
     """One entry: the methods, the path regex (named groups become parameters), the
-    controller's name, and whether the body is parsed as JSON before anything else."""
+    controller that answers, and whether the body is parsed as JSON before anything else."""
 
     methods: frozenset[str]
     pattern: str
-    action: str
+    controller: Controller
     body: bool = False
 
+    @property
+    def action(self) -> str:
+        """The controller's name (what logs and tests call the route)."""
+        return self.controller.__name__
 
-def _r(methods: str, pattern: str, action: str, *, body: bool = False) -> Route:
-    return Route(frozenset(methods.split()), pattern, action, body)
+
+def _r(methods: str, pattern: str, controller: Controller, *, body: bool = False) -> Route:
+    return Route(frozenset(methods.split()), pattern, controller, body)
 
 
 #: OME 0.20's v1 routes that omeapi serves, in OME's registration order.
 ROUTES: tuple[Route, ...] = (
-    _r("GET", r"/v1/version", "version"),
-    _r("POST", r"/v1/vhosts", "create_vhosts", body=True),
-    _r("GET", r"/v1/vhosts", "list_vhosts"),
-    _r("GET", _VHOST, "get_vhost"),
-    _r("DELETE", _VHOST, "delete_vhost"),
-    _r("GET", r"/v1/vhosts:", "vhosts_colon"),
-    _r("POST", r"/v1/vhosts:reloadAllCertificates", "reload_all_certificates", body=True),
-    _r("POST", r"/v1/vhosts:reloadCertificate", "reload_certificate_without_vhost", body=True),
-    _r("POST", _VHOST_ACTION + r"reloadAllCertificates", "reload_all_certificates", body=True),
-    _r("POST", _VHOST_ACTION + r"reloadCertificate", "reload_certificate", body=True),
-    _r("POST", _APPS, "create_apps", body=True),
-    _r("GET", _APPS, "list_apps"),
-    _r("GET", _APP, "get_app"),
-    _r("PATCH", _APP, "patch_app", body=True),
-    _r("DELETE", _APP, "delete_app"),
-    _r("GET", _APP + r":", "get_app_raw"),
-    _r("POST", _APP + r":records", "list_records", body=True),
-    _r("POST", _APP + r":startRecord", "start_record", body=True),
-    _r("POST", _APP + r":stopRecord", "stop_record", body=True),
-    _r("GET", _APP + r":records", "list_records"),
-    _r("POST", _APP + r":pushes", "list_pushes", body=True),
-    _r("POST", _APP + r":startPush", "start_push", body=True),
-    _r("POST", _APP + r":stopPush", "stop_push", body=True),
-    _r("GET", _APP + r":pushes", "list_pushes"),
-    _r("POST", _APP + r"/streams", "create_stream", body=True),
-    _r("GET", _APP + r"/streams", "list_streams"),
-    _r("GET", _APP + r"/streams/" + _STREAM, "get_stream"),
-    _r("DELETE", _APP + r"/streams/" + _STREAM, "delete_stream"),
+    _r("GET", r"/v1/version", server.version),
+    _r("POST", r"/v1/vhosts", vhosts.create_vhosts, body=True),
+    _r("GET", r"/v1/vhosts", vhosts.list_vhosts),
+    _r("GET", _VHOST, vhosts.get_vhost),
+    _r("DELETE", _VHOST, vhosts.delete_vhost),
+    _r("GET", r"/v1/vhosts:", stats.vhosts_colon),
+    _r("POST", r"/v1/vhosts:reloadAllCertificates", stats.reload_all_certificates, body=True),
+    _r("POST", r"/v1/vhosts:reloadCertificate", stats.reload_certificate_without_vhost, body=True),
+    _r("POST", _VHOST_ACTION + r"reloadAllCertificates", stats.reload_all_certificates, body=True),
+    _r("POST", _VHOST_ACTION + r"reloadCertificate", stats.reload_certificate, body=True),
+    _r("POST", _APPS, apps.create_apps, body=True),
+    _r("GET", _APPS, apps.list_apps),
+    _r("GET", _APP, apps.get_app),
+    _r("PATCH", _APP, apps.patch_app, body=True),
+    _r("DELETE", _APP, apps.delete_app),
+    _r("GET", _APP + r":", apps.get_app_raw),
+    _r("POST", _APP + r":records", jobs.list_records, body=True),
+    _r("POST", _APP + r":startRecord", jobs.start_record, body=True),
+    _r("POST", _APP + r":stopRecord", jobs.stop_record, body=True),
+    _r("GET", _APP + r":records", jobs.list_records),
+    _r("POST", _APP + r":pushes", jobs.list_pushes, body=True),
+    _r("POST", _APP + r":startPush", jobs.start_push, body=True),
+    _r("POST", _APP + r":stopPush", jobs.stop_push, body=True),
+    _r("GET", _APP + r":pushes", jobs.list_pushes),
+    _r("POST", _APP + r"/streams", streams.create_stream, body=True),
+    _r("GET", _APP + r"/streams", streams.list_streams),
+    _r("GET", _APP + r"/streams/" + _STREAM, streams.get_stream),
+    _r("DELETE", _APP + r"/streams/" + _STREAM, streams.delete_stream),
     *(
         _r("POST", _APP + r"/streams/" + _STREAM + ":" + suffix, action, body=True)
         for suffix, action in STREAM_ACTIONS.items()
     ),
-    _r("GET", _APP + r"/scheduledChannels", "list_scheduled"),
-    _r("POST", _APP + r"/scheduledChannels", "create_scheduled", body=True),
-    _r("GET", _APP + r"/scheduledChannels/" + _STREAM, "get_scheduled"),
-    _r("PATCH", _APP + r"/scheduledChannels/" + _STREAM, "patch_scheduled", body=True),
-    _r("DELETE", _APP + r"/scheduledChannels/" + _STREAM, "delete_scheduled"),
-    _r("GET", _APP + r"/multiplexChannels", "list_multiplex"),
-    _r("POST", _APP + r"/multiplexChannels", "create_multiplex", body=True),
-    _r("GET", _APP + r"/multiplexChannels/" + _STREAM, "get_multiplex"),
-    _r("DELETE", _APP + r"/multiplexChannels/" + _STREAM, "delete_multiplex"),
-    _r("POST", _APP + r"/outputProfiles", "create_profiles", body=True),
-    _r("GET", _APP + r"/outputProfiles", "list_profiles"),
-    _r("GET", _APP + r"/outputProfiles/(?P<profile>[^/]*)", "get_profile"),
-    _r("PATCH", _APP + r"/outputProfiles/(?P<profile>[^/]*)", "patch_profile", body=True),
-    _r("DELETE", _APP + r"/outputProfiles/(?P<profile>[^/]*)", "delete_profile"),
-    _r("GET", r"/v1/stats/current", "stats_server"),
-    _r("GET", _STATS_VHOST, "stats_vhost"),
+    _r("GET", _APP + r"/scheduledChannels", channels.list_scheduled),
+    _r("POST", _APP + r"/scheduledChannels", channels.create_scheduled, body=True),
+    _r("GET", _APP + r"/scheduledChannels/" + _STREAM, channels.get_scheduled),
+    _r("PATCH", _APP + r"/scheduledChannels/" + _STREAM, channels.patch_scheduled, body=True),
+    _r("DELETE", _APP + r"/scheduledChannels/" + _STREAM, channels.delete_scheduled),
+    _r("GET", _APP + r"/multiplexChannels", channels.list_multiplex),
+    _r("POST", _APP + r"/multiplexChannels", channels.create_multiplex, body=True),
+    _r("GET", _APP + r"/multiplexChannels/" + _STREAM, channels.get_multiplex),
+    _r("DELETE", _APP + r"/multiplexChannels/" + _STREAM, channels.delete_multiplex),
+    _r("POST", _APP + r"/outputProfiles", profiles.create_profiles, body=True),
+    _r("GET", _APP + r"/outputProfiles", profiles.list_profiles),
+    _r("GET", _APP + r"/outputProfiles/(?P<profile>[^/]*)", profiles.get_profile),
+    _r("PATCH", _APP + r"/outputProfiles/(?P<profile>[^/]*)", profiles.patch_profile, body=True),
+    _r("DELETE", _APP + r"/outputProfiles/(?P<profile>[^/]*)", profiles.delete_profile),
+    _r("GET", r"/v1/stats/current", stats.stats_server),
+    _r("GET", _STATS_VHOST, stats.stats_vhost),
     # OME's app group here admits ":" (unlike every other app segment).
-    _r("GET", _STATS_VHOST + r"/apps/(?P<app>[^/]*)", "stats_app"),
-    _r("GET", _STATS_VHOST + r"/apps/(?P<app>[^/:]*)/streams/" + _STREAM, "stream_stats"),
-    _r("GET", r"/v1/stats/current/internals", "stats_internals"),
-    _r("GET", r"/v1/stats/current/internals/queues", "stats_queues"),
-    _r("POST", r"/v1/managers/api:reloadCertificate", "reload_api_certificate", body=True),
+    _r("GET", _STATS_VHOST + r"/apps/(?P<app>[^/]*)", stats.stats_app),
+    _r("GET", _STATS_VHOST + r"/apps/(?P<app>[^/:]*)/streams/" + _STREAM, stats.stream_stats),
+    _r("GET", r"/v1/stats/current/internals", stats.stats_internals),
+    _r("GET", r"/v1/stats/current/internals/queues", stats.stats_queues),
+    _r("POST", r"/v1/managers/api:reloadCertificate", stats.reload_api_certificate, body=True),
 )
 
 

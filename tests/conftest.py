@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from omeapi import Api, open_api
 from omeapi._config import parse_server_xml
-from omeapi._handler import Api
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._wire.request import ApiRequest, ApiResponse
 
@@ -134,7 +134,7 @@ def make_api(engine: SimulatedEngine | None = None, **options: Any) -> Api:
     """
     options.setdefault("brake", False)
     config = parse_server_xml(SERVER_XML, environ={})
-    return Api(config, engine=engine if engine is not None else SimulatedEngine(), **options)
+    return open_api(config, engine=engine if engine is not None else SimulatedEngine(), **options)
 
 
 def app_body(name: str, **fields: Any) -> dict[str, Any]:
@@ -269,7 +269,7 @@ def engine() -> SimulatedEngine:
 @pytest.fixture
 def api(server_xml: Path, engine: SimulatedEngine) -> Api:
     """The API over :func:`server_xml` on :func:`engine` (brake off)."""
-    return Api.from_file(server_xml, environ={}, engine=engine, brake=False)
+    return open_api(server_xml, environ={}, engine=engine, brake=False)
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from typing import Any
 
 from conftest import AUTH, SERVER_XML, profile_body
 
+from omeapi import Api, open_api
 from omeapi._config import parse_server_xml
-from omeapi._handler import Api
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._state.registry import Registry
 from omeapi._wire.request import ApiRequest
@@ -83,7 +83,7 @@ def handle(api: Api, method: str, path: str, body: Any) -> tuple[int, Any]:
 
 def build_api(location: str) -> Api:
     config = parse_server_xml(SERVER_XML, environ={})
-    return Api(config, SimulatedEngine(), store=location, brake=False, follow=False)
+    return open_api(config, SimulatedEngine(), store=location, brake=False)
 
 
 def child(location: str, seed: int, out: str) -> None:

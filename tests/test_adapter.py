@@ -10,8 +10,8 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
+from omeapi import open_api
 from omeapi._config import parse_server_xml
-from omeapi._handler import Api
 from omeapi_werkzeug import WsgiApp, create_app, request_from_environ
 
 TOKEN = "adapter:token"
@@ -63,7 +63,7 @@ def test_create_app_from_a_path(tmp_path: Path) -> None:
 
 
 def test_create_app_from_an_api() -> None:
-    api = Api(parse_server_xml(SERVER_XML))
+    api = open_api(parse_server_xml(SERVER_XML))
     assert create_app(api).api is api
 
 

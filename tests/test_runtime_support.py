@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from omeapi import open_api
 from omeapi._config import parse_server_xml
-from omeapi._handler import Api
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._wire.request import ApiRequest, ApiResponse
 
@@ -167,7 +167,7 @@ class Runtime:
             environ={},
         )
         self.engine = SimulatedEngine(clock=self.clock, config_dir=config.config_dir)
-        self.api = Api(config, self.engine, brake=False)
+        self.api = open_api(config, self.engine, brake=False)
 
     @property
     def headers(self) -> dict[str, str]:

@@ -27,9 +27,9 @@ import pytest
 from conftest import SERVER_XML, Client, app_body, make_api, profile_body
 from store_support import STORE_KINDS, fresh_location, server_xml_with_storage
 
+from omeapi import Api, open_api
 from omeapi._config import ApplicationConfig, parse_server_xml
 from omeapi._engine.protocol import RestartOutcome
-from omeapi._handler import Api
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._state.restart import AppEvent
 from omeapi._stores.base import (
@@ -65,8 +65,12 @@ def nodes(location: str) -> Iterator[Callable[..., Api]]:
     (each one like a worker process or a machine of its own); all closed afterwards."""
     made: list[Api] = []
 
-    def factory(engine: SimulatedEngine | None = None, **options: Any) -> Api:
+    def factory(
+        engine: SimulatedEngine | None = None, *, follow: bool = True, **options: Any
+    ) -> Api:
         api = make_api(engine, store=location, **options)
+        if follow:
+            api.start()  # as a server does
         made.append(api)
         return api
 
@@ -246,7 +250,7 @@ def test_restart_round_trip(tmp_path: Path, location: str) -> None:
     config.parent.mkdir()
     xml = server_xml_with_storage(SERVER_XML, "api_data" if relative else location)
     config.write_text(xml)
-    first = Api.from_file(config, environ={}, engine=SimulatedEngine(), brake=False)
+    first = open_api(config, environ={}, engine=SimulatedEngine(), brake=False)
     client = Client(first)
     client.ok(
         "POST",
@@ -276,7 +280,7 @@ def test_restart_round_trip(tmp_path: Path, location: str) -> None:
     first.close()
 
     engine = SimulatedEngine()
-    second = Api.from_file(config, environ={}, engine=engine, brake=False)
+    second = open_api(config, environ={}, engine=engine, brake=False)
     try:
         again = Client(second)
         assert {path: again.ok("GET", path) for path in paths} == before
@@ -595,13 +599,13 @@ def test_the_memory_store_keeps_an_audit_log_too() -> None:
 
 def test_the_memory_store_is_the_default_and_storage_turns_sqlite_on(tmp_path: Path) -> None:
     config = parse_server_xml(SERVER_XML, environ={})
-    assert isinstance(Api(config, brake=False).store, MemoryStore)
+    assert isinstance(open_api(config, brake=False).store, MemoryStore)
     path = tmp_path / "Server.xml"
     path.write_text(server_xml_with_storage(SERVER_XML, None, enabled=False))
-    assert isinstance(Api.from_file(path, environ={}, brake=False).store, MemoryStore)
+    assert isinstance(open_api(path, environ={}, brake=False).store, MemoryStore)
     # <Storage> without <Path>: OME's default conf/api_data, resolved like a written path
     path.write_text(server_xml_with_storage(SERVER_XML, None))
-    api = Api.from_file(path, environ={}, brake=False)
+    api = open_api(path, environ={}, brake=False)
     try:
         assert api.store.location == str(tmp_path / "conf" / "api_data" / "omeapi.sqlite3")
         assert api.follower is not None

@@ -33,8 +33,8 @@ from conftest import SERVER_XML
 from store_kill_child import handle, state_of
 from store_support import STORE_KINDS, fresh_location
 
+from omeapi import open_api
 from omeapi._config import parse_server_xml
-from omeapi._handler import Api
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._stores.base import Change, MemoryStore, StoreState, open_store, sqlite_file
 
@@ -134,7 +134,7 @@ def replay(state: Any, request: list[Any]) -> Any:
     memory = MemoryStore()
     for name, config, apps in state:
         memory.apply(Change(Change.CREATE_VHOST, name, config=config, apps=tuple(map(tuple, apps))))
-    api = Api(
+    api = open_api(
         parse_server_xml(SERVER_XML, environ={}), SimulatedEngine(), store=memory, brake=False
     )
     handle(api, *request)

@@ -11,10 +11,10 @@ from conftest import Client, make_api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from omeapi import open_api
 from omeapi._access.auth import AuthVerifier
 from omeapi._access.cors import CorsPolicy
 from omeapi._config import ServerConfig, parse_server_xml
-from omeapi._handler import Api
 from omeapi._wire.request import ApiRequest
 from omeapi.testing import strategies as ts
 
@@ -112,7 +112,7 @@ _CORS_XML = """<Server version="8"><Type>origin</Type><IP>*</IP><Bind/>
 @FUZZ
 @given(ts.cors_cases())
 def test_cors_cases_through_the_handler(case: ts.CorsCase) -> None:
-    api = Api(parse_server_xml(_CORS_XML.format(cors=case.xml()), environ={}), brake=False)
+    api = open_api(parse_server_xml(_CORS_XML.format(cors=case.xml()), environ={}), brake=False)
     response = api.handle(ApiRequest.build("OPTIONS", "/v1/vhosts", {"Origin": case.origin}))
     allowed = response.header("Access-Control-Allow-Origin")
     assert (allowed == case.origin) if case.allowed else allowed is None
@@ -121,7 +121,7 @@ def test_cors_cases_through_the_handler(case: ts.CorsCase) -> None:
 @settings(max_examples=200, deadline=None)
 @given(ts.authorization_cases())
 def test_authorization_cases_tell_the_truth(case: ts.AuthCase) -> None:
-    api = Api(
+    api = open_api(
         parse_server_xml(_CORS_XML.format(cors=""), environ={}),
         brake=False,
         allow_no_auth=True,

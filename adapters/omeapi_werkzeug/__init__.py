@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wsgi import get_input_stream
 
+from omeapi import Api, open_api
 from omeapi._config import ServerConfig, load_server_config
 from omeapi._engine.protocol import MediaEngine
-from omeapi._handler import Api
 from omeapi._wire.request import ApiRequest
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def create_app(
     """A WSGI app serving OME's API for ``config`` (a Server.xml path or a parsed config).
 
     ``engine`` defaults to the simulated engine; other keyword ``options`` go to
-    :class:`~omeapi.Api` (``allow_no_auth``, ``body_limit``, ``store`` …).  An already
+    :func:`~omeapi.open_api` (``allow_no_auth``, ``body_limit``, ``store`` …).  An already
     built ``Api`` may be passed instead of a config.  ``on_api`` is called with the ``Api``
     (servers use it to hook certificate reloads).
     """
@@ -168,7 +168,8 @@ def create_app(
             if isinstance(config, ServerConfig)
             else load_server_config(config, environ=environ)
         )
-        api = Api(parsed, engine, **options)
+        api = open_api(parsed, engine, **options)
     if on_api is not None:
         on_api(api)
+    api.start()  # the server owns the follower thread of a shared store
     return WsgiApp(api)

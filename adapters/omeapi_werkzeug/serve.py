@@ -133,9 +133,9 @@ def run(args: argparse.Namespace) -> int:
             # Build the API once here so that config problems (an empty AccessToken, a
             # store that cannot be opened …) are reported before any server starts.  It
             # is closed again: the servers fork, and a store connection must not be shared.
-            from omeapi._handler import Api
+            from omeapi import open_api
 
-            Api(config, store=args.store_location, follow=False).close()
+            open_api(config, store=args.store_location).close()
     except ConfigError as exc:
         print(exc.located(), file=sys.stderr)
         return EXIT_CONFIG

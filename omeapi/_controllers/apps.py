@@ -87,7 +87,7 @@ def create_apps(call: Call) -> Reply:
     for item in require_array(call.body):
         app = application_from_json(_with_defaults(item))
         try:
-            entry = call.api.coordinator.create_app(vhost.name, app)
+            entry = call.services.coordinator.create_app(vhost.name, app)
         except ApiError as exc:
             results.append(ItemResult.failure(exc))
             continue
@@ -116,12 +116,12 @@ def patch_app(call: Call) -> Reply:
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
         return application_from_json(deep_merge(current.to_json(), body))
 
-    entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     return ok_raw(entry.api_json_bytes())
 
 
 def delete_app(call: Call) -> Reply:
     vhost, app = call.app()
     call.writable(vhost)
-    call.api.coordinator.delete_app(vhost.name, app.name)
+    call.services.coordinator.delete_app(vhost.name, app.name)
     return plain(200)

@@ -6,31 +6,31 @@ from typing import TYPE_CHECKING, Any
 
 from omeapi import _messages as msg
 from omeapi._errors import ApiError
-from omeapi._state.registry import AppEntry, Snapshot, VhostEntry
 from omeapi._wire.request import ApiRequest
 
 if TYPE_CHECKING:
-    from omeapi._handler import Api
+    from omeapi._services import Services
+    from omeapi._state.registry import AppEntry, Snapshot, VhostEntry
 
 __all__ = ["Call", "require_array", "require_object"]
 
 
 class Call:
-    """One routed request: the API, the request, path parameters and the parsed body.
+    """One routed request: the services, the request, path parameters and the parsed body.
 
     The registry snapshot is taken once, so every lookup of a call sees the same state.
     """
 
-    __slots__ = ("api", "body", "params", "request", "snapshot")
+    __slots__ = ("body", "params", "request", "services", "snapshot")
 
     def __init__(
-        self, api: Api, request: ApiRequest, params: dict[str, str], body: Any = None
+        self, services: Services, request: ApiRequest, params: dict[str, str], body: Any = None
     ) -> None:
-        self.api = api
+        self.services = services
         self.request = request
         self.params = params
         self.body = body
-        self.snapshot: Snapshot = api.registry.snapshot
+        self.snapshot: Snapshot = services.registry.snapshot
 
     def vhost(self) -> VhostEntry:
         """The path's vhost, or OME's 404."""

@@ -9,7 +9,7 @@ applies (OME's: channels are runtime state).  An app without the provider answer
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from omeapi import _messages as msg
 from omeapi._controllers.call import Call
@@ -25,8 +25,10 @@ from omeapi._engine.channels import (
 from omeapi._engine.features import channel_dir
 from omeapi._engine.protocol import EngineError, EngineResult, MediaEngine
 from omeapi._errors import ApiError, PlainStatusError
-from omeapi._state.registry import AppEntry
 from omeapi._wire.envelope import Reply, ok, plain
+
+if TYPE_CHECKING:
+    from omeapi._state.registry import AppEntry
 
 D = TypeVar("D")
 
@@ -47,7 +49,7 @@ SCHEDULE_PATCH_KEYS = ("fallbackProgram", "programs")
 
 
 def _directory(call: Call, app: AppEntry, kind: str) -> str | None:
-    return channel_dir(app.config, kind, call.api.config.config_dir)
+    return channel_dir(app.config, kind, call.services.config.config_dir)
 
 
 def _enabled_directory(call: Call, app: AppEntry, kind: str) -> str:
@@ -69,7 +71,7 @@ def _object_body(body: Any) -> dict[str, Any]:
 def list_scheduled(call: Call) -> Reply:
     """The app's input streams that are scheduled channels."""
     vhost, app = call.app()
-    return ok(call.api.engine.list_scheduled_channels(vhost.name, app.name))
+    return ok(call.services.engine.list_scheduled_channels(vhost.name, app.name))
 
 
 def _create_channel(
@@ -91,7 +93,7 @@ def _create_channel(
     document = parse(body)
     name = name_of(document)
     check_channel_name(name)
-    engine = call.api.engine
+    engine = call.services.engine
     if name in engine.list_streams(vhost.name, app.name):
         raise ApiError(409, msg.CHANNEL_EXISTS.format(name=name))
     path = channel_file(directory, name, suffix)
@@ -124,7 +126,7 @@ def get_scheduled(call: Call) -> Reply:
     scheduled channel; that is the client's mistake: 400, as PATCH and DELETE say it.
     """
     vhost, app, name = input_stream(call)
-    info = call.api.engine.get_scheduled_channel(vhost.name, app.name, name)
+    info = call.services.engine.get_scheduled_channel(vhost.name, app.name, name)
     if info is None:
         raise ApiError(400, msg.SCH_NOT_SCHEDULED)
     return ok(info.to_json())
@@ -134,7 +136,7 @@ def patch_scheduled(call: Call) -> Reply:
     """Replace ``fallbackProgram`` and/or ``programs``: 201 (OME's status)."""
     vhost, app, name = input_stream(call)
     body = _object_body(call.body)
-    engine = call.api.engine
+    engine = call.services.engine
     info = engine.get_scheduled_channel(vhost.name, app.name, name)
     if info is None:
         raise ApiError(400, msg.SCH_NOT_SCHEDULED)
@@ -159,7 +161,7 @@ def patch_scheduled(call: Call) -> Reply:
 def delete_scheduled(call: Call) -> Reply:
     """Stop the channel and delete its file."""
     vhost, app, name = input_stream(call)
-    engine = call.api.engine
+    engine = call.services.engine
     if engine.get_scheduled_channel(vhost.name, app.name, name) is None:
         raise ApiError(400, msg.SCH_NOT_SCHEDULED)
     path = channel_file(_enabled_directory(call, app, "Schedule"), name, SCHEDULE_SUFFIX)
@@ -187,7 +189,7 @@ def _multiplex_app(call: Call) -> tuple[str, str, str]:
 def list_multiplex(call: Call) -> Reply:
     """The app's multiplex channels."""
     vhost, app, _ = _multiplex_app(call)
-    return ok(call.api.engine.list_multiplex_channels(vhost, app))
+    return ok(call.services.engine.list_multiplex_channels(vhost, app))
 
 
 def create_multiplex(call: Call) -> Reply:
@@ -219,7 +221,7 @@ def _multiplex_name(call: Call) -> tuple[str, str, str, str]:
 def get_multiplex(call: Call) -> Reply:
     """The multiplex profile and its state."""
     vhost, app, name, _ = _multiplex_name(call)
-    info = call.api.engine.get_multiplex_channel(vhost, app, name)
+    info = call.services.engine.get_multiplex_channel(vhost, app, name)
     if info is None:
         raise ApiError(404, msg.MUX_STREAM_NOT_FOUND.format(name=name))
     return ok(info.to_json())
@@ -228,7 +230,7 @@ def get_multiplex(call: Call) -> Reply:
 def delete_multiplex(call: Call) -> Reply:
     """Stop the channel and delete its file."""
     vhost, app, name, directory = _multiplex_name(call)
-    engine = call.api.engine
+    engine = call.services.engine
     if engine.get_multiplex_channel(vhost, app, name) is None:
         raise ApiError(404, msg.MUX_STREAM_NOT_FOUND.format(name=name))
     path = channel_file(directory, name, MULTIPLEX_SUFFIX)

@@ -136,7 +136,7 @@ def start_push(call: Call) -> Reply:
     url = url.rstrip("/")
     _check_push_url(protocol, url)
     request = PushRequest(push_id, selector, protocol, url, json_str(body.get("streamKey")) or "")
-    engine = call.api.engine
+    engine = call.services.engine
     return ok(
         _started(lambda: engine.start_push(vhost.name, app.name, request), msg.PUSH_DUPLICATE)
     )
@@ -149,7 +149,7 @@ def stop_push(call: Call) -> Reply:
     push_id = json_str(body.get("id")) or ""
     _required(("id", push_id))
     try:
-        call.api.engine.stop_push(vhost.name, app.name, push_id)
+        call.services.engine.stop_push(vhost.name, app.name, push_id)
     except EngineError as exc:
         if exc.result is EngineResult.NOT_EXISTS:
             raise ApiError(
@@ -170,7 +170,7 @@ def list_pushes(call: Call) -> Reply:
     push_id = None
     if call.request.method == "POST":
         push_id = json_str(action_object(call.body).get("id")) or None
-    pushes = call.api.engine.list_pushes(vhost.name, app.name, push_id)
+    pushes = call.services.engine.list_pushes(vhost.name, app.name, push_id)
     return ok([p.to_json() for p in pushes])
 
 
@@ -203,7 +203,7 @@ def start_record(call: Call) -> Reply:
         metadata=json_str(body.get("metadata")) or "",
         segmentation_rule=rule if rule in _SEGMENTATION_RULES else "discontinuity",
     )
-    engine = call.api.engine
+    engine = call.services.engine
     return ok(
         _started(lambda: engine.start_record(vhost.name, app.name, request), msg.RECORD_DUPLICATE)
     )
@@ -216,7 +216,7 @@ def stop_record(call: Call) -> Reply:
     record_id = json_str(body.get("id")) or ""
     _required(("id", record_id))
     try:
-        info = call.api.engine.stop_record(vhost.name, app.name, record_id)
+        info = call.services.engine.stop_record(vhost.name, app.name, record_id)
     except EngineError as exc:
         if exc.result is EngineResult.NOT_EXISTS:
             raise ApiError(404, msg.RECORD_ID_NOT_FOUND.format(id=record_id)) from None
@@ -230,5 +230,5 @@ def list_records(call: Call) -> Reply:
     record_id = None
     if call.request.method == "POST":
         record_id = json_str(action_object(call.body).get("id")) or None
-    records = call.api.engine.list_records(vhost.name, app.name, record_id)
+    records = call.services.engine.list_records(vhost.name, app.name, record_id)
     return ok([r.to_json() for r in records])

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from omeapi import _messages as msg
 from omeapi._controllers.call import Call
 from omeapi._engine.features import publisher
 from omeapi._errors import ApiError
-from omeapi._state.registry import AppEntry, VhostEntry
 
 __all__ = ["StreamPath", "input_stream", "require_publisher", "stream_not_found"]
 
-StreamPath = tuple[VhostEntry, AppEntry, str]
+if TYPE_CHECKING:
+    from omeapi._state.registry import AppEntry, VhostEntry
+
+    StreamPath = tuple[VhostEntry, AppEntry, str]
 
 
 def stream_not_found(vhost: str, app: str, stream: str) -> ApiError:
@@ -23,7 +27,7 @@ def input_stream(call: Call) -> StreamPath:
     """The path's vhost, app and input stream, or OME's 404s (vhost, app, then stream)."""
     vhost, app = call.app()
     name = call.params["stream"]
-    if name not in call.api.engine.list_streams(vhost.name, app.name):
+    if name not in call.services.engine.list_streams(vhost.name, app.name):
         raise stream_not_found(vhost.name, app.name, name)
     return vhost, app, name
 

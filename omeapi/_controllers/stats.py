@@ -12,8 +12,7 @@ from omeapi import _messages as msg
 from omeapi._controllers.call import Call
 from omeapi._controllers.lookups import input_stream, stream_not_found
 from omeapi._engine.values import Metrics
-from omeapi._errors import ApiError
-from omeapi._state.certificates import CertificateError
+from omeapi._errors import ApiError, CertificateError
 from omeapi._wire.envelope import Reply, ok, plain
 
 __all__ = [
@@ -39,23 +38,23 @@ _IDLE = Metrics(created=0.0)
 
 
 def stats_server(call: Call) -> Reply:
-    return ok((call.api.engine.metrics() or _IDLE).to_json())
+    return ok((call.services.engine.metrics() or _IDLE).to_json())
 
 
 def stats_vhost(call: Call) -> Reply:
     vhost = call.vhost()
-    return ok((call.api.engine.metrics(vhost.name) or _IDLE).to_json())
+    return ok((call.services.engine.metrics(vhost.name) or _IDLE).to_json())
 
 
 def stats_app(call: Call) -> Reply:
     vhost, app = call.app()
-    return ok((call.api.engine.metrics(vhost.name, app.name) or _IDLE).to_json())
+    return ok((call.services.engine.metrics(vhost.name, app.name) or _IDLE).to_json())
 
 
 def stream_stats(call: Call) -> Reply:
     """An input stream's statistics (output streams are not found, as in OME)."""
     vhost, app, name = input_stream(call)
-    metrics = call.api.engine.metrics(vhost.name, app.name, name)
+    metrics = call.services.engine.metrics(vhost.name, app.name, name)
     if metrics is None:
         raise stream_not_found(vhost.name, app.name, name)
     return ok(metrics.to_json())
@@ -66,7 +65,7 @@ def stats_internals(call: Call) -> Reply:
 
 
 def stats_queues(call: Call) -> Reply:
-    return ok([q.to_json() for q in call.api.engine.queue_metrics()])
+    return ok([q.to_json() for q in call.services.engine.queue_metrics()])
 
 
 # -- certificates ---------------------------------------------------------------------------
@@ -76,7 +75,7 @@ def reload_all_certificates(call: Call) -> Reply:
     """Reload every vhost's certificate (the body is parsed and ignored; under
     ``/v1/vhosts/{vhost}:`` the vhost is not even looked up, as in OME)."""
     vhosts = [entry.config for entry in call.snapshot.vhosts.values()]
-    if call.api.certificates.reload_vhosts(vhosts):
+    if call.services.certificates.reload_vhosts(vhosts):
         raise ApiError(500, msg.CERT_RELOAD_FAILED)
     return plain(200)
 
@@ -88,7 +87,7 @@ def reload_certificate(call: Call) -> Reply:
     """
     vhost = call.vhost()
     try:
-        call.api.certificates.reload_vhost(vhost.config)
+        call.services.certificates.reload_vhost(vhost.config)
     except CertificateError:
         raise ApiError(500, msg.CERT_RELOAD_FAILED) from None
     return plain(200)
@@ -96,7 +95,7 @@ def reload_certificate(call: Call) -> Reply:
 
 def reload_api_certificate(call: Call) -> Reply:
     """Reload the API server's own certificate and hand it to the TLS listener."""
-    call.api.certificates.reload_api()
+    call.services.certificates.reload_api()
     return plain(200)
 
 

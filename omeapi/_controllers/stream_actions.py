@@ -7,11 +7,11 @@ not an object is OME's 500 (a JSON type assertion); here it is a 400.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omeapi import _messages as msg
 from omeapi._controllers.call import Call
-from omeapi._controllers.lookups import StreamPath, input_stream
+from omeapi._controllers.lookups import input_stream
 from omeapi._engine.features import publisher
 from omeapi._engine.protocol import EngineError, EngineResult
 from omeapi._engine.values import (
@@ -26,6 +26,9 @@ from omeapi._engine.values import (
 from omeapi._errors import ApiError
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok, plain
 from omeapi._wire.fields import INT64, UINT32, action_object, json_bool, json_int, json_str
+
+if TYPE_CHECKING:
+    from omeapi._controllers.lookups import StreamPath
 
 __all__ = [
     "EVENT_FORMATS",
@@ -66,7 +69,7 @@ def _output_stream(call: Call, path: StreamPath, output: str) -> None:
     """The output stream must be one of this stream's, and published over LL-HLS."""
     vhost, app, stream = path
     where = {"vhost": vhost.name, "app": app.name, "output": output}
-    info = call.api.engine.get_stream(vhost.name, app.name, stream)
+    info = call.services.engine.get_stream(vhost.name, app.name, stream)
     if info is None or all(o.name != output for o in info.outputs):
         raise ApiError(404, msg.OUTPUT_STREAM_NOT_FOUND.format(**where))
     if publisher(app.config, "LLHLS") is None:
@@ -85,7 +88,7 @@ def hls_dumps(call: Call) -> Reply:
     if not output:
         raise ApiError(400, msg.DUMP_OUTPUT_REQUIRED)
     _output_stream(call, path, output)
-    dumps = call.api.engine.list_hls_dumps(*_names(path), output, json_str(body.get("id")))
+    dumps = call.services.engine.list_hls_dumps(*_names(path), output, json_str(body.get("id")))
     return ok([d.to_json() for d in dumps])
 
 
@@ -107,7 +110,7 @@ def start_hls_dump(call: Call) -> Reply:
         _nonempty(body, "infoFile"),
         _nonempty(body, "userData"),
     )
-    engine = call.api.engine
+    engine = call.services.engine
     vhost, app, stream = _names(path)
     where = {"vhost": vhost, "app": app, "output": output}
     running = [d for d in engine.list_hls_dumps(vhost, app, stream, output, dump_id) if d.enabled]
@@ -139,7 +142,7 @@ def stop_hls_dump(call: Call) -> Reply:
         raise ApiError(400, msg.DUMP_OUTPUT_REQUIRED)
     _output_stream(call, path, output)
     dump_id = json_str(body.get("id")) or None
-    engine = call.api.engine
+    engine = call.services.engine
     vhost, app, stream = _names(path)
     where = {"vhost": vhost, "app": app, "output": output}
     if dump_id is not None and not engine.list_hls_dumps(vhost, app, stream, output, dump_id):
@@ -259,7 +262,7 @@ def parse_event(body: dict[str, Any]) -> StreamEvent:
 def _send(call: Call, path: StreamPath, body: dict[str, Any]) -> None:
     event = parse_event(body)
     try:
-        call.api.engine.send_event(*_names(path), event)
+        call.services.engine.send_event(*_names(path), event)
     except EngineError as exc:
         raise _engine_error(exc, path, msg.EVENT_INJECT_FAILED) from None
 
@@ -294,7 +297,7 @@ def conclude_hls_live(call: Call) -> Reply:
     body = action_object(call.body)
     urgent = json_bool(body.get("urgent")) or False
     try:
-        call.api.engine.conclude_hls_live(*_names(path), urgent)
+        call.services.engine.conclude_hls_live(*_names(path), urgent)
     except EngineError as exc:
         raise _engine_error(exc, path, msg.CONCLUDE_FAILED) from None
     return plain(200)
@@ -342,7 +345,7 @@ def send_subtitles(call: Call) -> Reply:
         raise ApiError(400, msg.SUBTITLES_FORMAT_UNSUPPORTED.format(format=subtitle_format))
     cues = _cues(data)
     try:
-        call.api.engine.send_subtitles(*_names(path), cues)
+        call.services.engine.send_subtitles(*_names(path), cues)
     except EngineError as exc:
         raise _engine_error(exc, path, msg.SUBTITLES_SEND_FAILED) from None
     return plain(200)

@@ -19,7 +19,7 @@ __all__ = ["create_stream", "delete_stream", "get_stream", "list_streams", "pull
 def list_streams(call: Call) -> Reply:
     """The app's input streams (outputs such as ``stream_bypass`` are not listed)."""
     vhost, app = call.app()
-    return ok(call.api.engine.list_streams(vhost.name, app.name))
+    return ok(call.services.engine.list_streams(vhost.name, app.name))
 
 
 def pull_properties(raw: Any) -> PullProperties:
@@ -49,7 +49,7 @@ def create_stream(call: Call) -> Reply:
         raise ApiError(400, msg.PULL_URLS_EMPTY)
     if not all(isinstance(url, str) for url in urls):
         raise ApiError(400, msg.PULL_URL_NOT_STRING)
-    engine = call.api.engine
+    engine = call.services.engine
     if name in engine.list_streams(vhost.name, app.name):
         raise ApiError(409, msg.PULL_EXISTS)
     request = PullRequest(name, tuple(urls), pull_properties(body.get("properties")))
@@ -69,7 +69,7 @@ def create_stream(call: Call) -> Reply:
 def get_stream(call: Call) -> Reply:
     """The stream detail: input tracks, outputs and their playlists."""
     vhost, app, name = input_stream(call)
-    info = call.api.engine.get_stream(vhost.name, app.name, name)
+    info = call.services.engine.get_stream(vhost.name, app.name, name)
     if info is None:
         raise stream_not_found(vhost.name, app.name, name)
     return ok(info.to_json())
@@ -82,7 +82,7 @@ def delete_stream(call: Call) -> Reply:
     """Terminate an input stream (no read-only rule: streams are runtime state)."""
     vhost, app, name = input_stream(call)
     try:
-        call.api.engine.delete_stream(vhost.name, app.name, name)
+        call.services.engine.delete_stream(vhost.name, app.name, name)
     except EngineError as exc:
         raise ApiError(_TERMINATE_STATUS.get(exc.result, 500), msg.TERMINATE_FAILED) from None
     return plain(200)

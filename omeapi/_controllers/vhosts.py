@@ -31,7 +31,7 @@ def create_vhosts(call: Call) -> Reply:
             results.append(ItemResult.failure(exc))
             continue
         try:
-            created = call.api.coordinator.create_vhost(vhost)
+            created = call.services.coordinator.create_vhost(vhost)
         except EngineError:
             results.append(ItemResult(400, msg.VHOST_CREATE_FAILED.format(vhost=vhost.name)))
             continue
@@ -46,7 +46,7 @@ def delete_vhost(call: Call) -> Reply:
     vhost = call.vhost()
     call.writable(vhost)
     try:
-        call.api.coordinator.delete_vhost(vhost.name)
+        call.services.coordinator.delete_vhost(vhost.name)
     except EngineError as exc:
         if exc.result is EngineResult.NOT_EXISTS:
             raise ApiError(404, msg.VHOST_NOT_EXISTS.format(vhost=vhost.name)) from None

@@ -14,12 +14,10 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
-import attrs
-
+from omeapi._services import AuditSource, current_source
 from omeapi._stores.base import AuditEntry, AuditRecord
 
 __all__ = [
@@ -40,19 +38,6 @@ REDACTED = "***"
 
 #: Key names whose values are secrets (case-insensitive search in the key).
 _SECRET = re.compile(r"secret|token|passw|passphrase|credential|private|key$", re.IGNORECASE)
-
-
-@attrs.frozen
-class AuditSource:
-    """The request a change comes from: client address, method and path."""
-
-    client: str
-    method: str
-    path: str
-
-
-#: The request being answered by this thread (set by the handler around a controller).
-current_source: ContextVar[AuditSource | None] = ContextVar("omeapi_audit_source", default=None)
 
 
 def is_secret(key: str) -> bool:

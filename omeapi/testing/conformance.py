@@ -64,10 +64,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from omeapi import open_api
 from omeapi._config import ApplicationConfig, ServerConfig, parse_server_xml
 from omeapi._engine.features import publisher
 from omeapi._engine.protocol import EngineError, MediaEngine
-from omeapi._handler import Api
 from omeapi._state.restart import AppEvent
 from omeapi._wire.request import ApiRequest
 from omeapi.testing import shapes
@@ -261,13 +261,12 @@ class ConformanceMachine(RuleBasedStateMachine):
         token = manager.access_token if manager is not None else None
         try:
             # A private in-memory store: every example starts from the config alone.
-            self.api = Api(
+            self.api = open_api(
                 config,
                 engine=self.engine,
                 store="memory",
                 allow_no_auth=not token,
                 brake=False,
-                follow=False,
             )
         except EngineError as exc:
             raise ConformanceError(

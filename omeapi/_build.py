@@ -1,0 +1,98 @@
+"""The composition root: one place that opens what an API needs and wires it together.
+
+:func:`open_api` reads the config (if given a path), opens the store, restores the
+registry from it, loads the TLS certificates, starts the config's vhosts and apps on the
+engine and hands all of it to :class:`~omeapi._handler.Api` as one frozen
+:class:`~omeapi._services.Services`.  It starts no thread: a shared store's follower is
+started by whoever serves the API (:meth:`Api.start`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from omeapi._access.auth import FailureBrake
+from omeapi._config import ServerConfig, load_server_config
+from omeapi._engine.protocol import MediaEngine
+from omeapi._errors import ConfigError, StoreError
+from omeapi._handler import DEFAULT_BODY_LIMIT, Api
+from omeapi._services import Services
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._state.certificates import Certificates
+from omeapi._state.follow import StoreFollower
+from omeapi._state.registry import Registry
+from omeapi._state.restart import RestartCoordinator
+from omeapi._stores.base import Store, open_store, store_location
+
+__all__ = ["open_api"]
+
+
+def open_api(
+    config: ServerConfig | str | os.PathLike[str],
+    engine: MediaEngine | None = None,
+    *,
+    store: Store | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    allow_no_auth: bool = False,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    brake: FailureBrake | bool = True,
+    start_engine: bool = True,
+) -> Api:
+    """The API for ``config`` (a parsed config, or a Server.xml path read with ``environ``).
+
+    ``engine`` defaults to a :class:`~omeapi.SimulatedEngine`; ``start_engine`` starts the
+    config's (and the store's) vhosts and apps on it, otherwise they are taken as running.
+    ``store`` keeps API-created resources: a :class:`~omeapi.Store`, a location (a SQLite
+    path, a ``postgresql://`` URL, ``memory``), or None for what
+    ``<Managers><API><Storage>`` says (in memory without it).  A store given as a location
+    is closed by :meth:`Api.close`; one passed in belongs to the caller.
+
+    Raises :class:`~omeapi.ConfigError` for a config or store that cannot be used, and
+    :class:`~omeapi.EngineError` if the engine cannot start a vhost or app of Server.xml.
+    """
+    if not isinstance(config, ServerConfig):
+        config = load_server_config(config, environ=environ)
+    if engine is None:
+        engine = SimulatedEngine(config_dir=config.config_dir)
+    owned = not isinstance(store, Store)
+    opened = _open_store(config, store)
+    try:
+        registry = Registry(config.virtual_hosts, store=opened, source=config.file or "Server.xml")
+        coordinator = RestartCoordinator(registry, engine)
+        if start_engine:
+            coordinator.start()
+        else:
+            coordinator.adopt()
+    except StoreError as exc:
+        if owned:
+            opened.close()
+        raise ConfigError(f"cannot read the store {opened.location}: {exc}") from None
+    except BaseException:
+        if owned:
+            opened.close()
+        raise
+    services = Services(
+        config=config,
+        engine=engine,
+        store=opened,
+        registry=registry,
+        coordinator=coordinator,
+        certificates=Certificates(config),
+        follower=StoreFollower(registry, coordinator) if opened.shared else None,
+        owns_store=owned,
+    )
+    return Api(services, allow_no_auth=allow_no_auth, body_limit=body_limit, brake=brake)
+
+
+def _open_store(config: ServerConfig, store: Store | str | None) -> Store:
+    if isinstance(store, Store):
+        return store
+    location = store_location(config, store)
+    try:
+        return open_store(location)
+    except StoreError as exc:
+        raise ConfigError(
+            f"<Managers><API><Storage>: cannot open the store {location}: {exc}",
+            file=config.file,
+        ) from None

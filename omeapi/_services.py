@@ -1,0 +1,58 @@
+"""What the controllers are handed: the services of one API, and who is asking.
+
+:class:`Services` is built once by the composition root (:mod:`omeapi._build`) and frozen;
+the handler passes it to every controller instead of itself, so controllers see the
+registry, the coordinator, the engine and the certificates, and nothing of HTTP dispatch.
+The state types are named for type checkers only: this module, like the handler and the
+controllers, imports nothing that runs threads or opens files.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from omeapi._config import ServerConfig
+    from omeapi._engine.protocol import MediaEngine
+    from omeapi._state.certificates import Certificates
+    from omeapi._state.follow import StoreFollower
+    from omeapi._state.registry import Registry
+    from omeapi._state.restart import RestartCoordinator
+    from omeapi._stores.base import Store
+
+__all__ = ["AuditSource", "Services", "current_source"]
+
+
+@attrs.frozen
+class Services:
+    """The parts of one API, wired together by :func:`omeapi.open_api`.
+
+    ``follower`` is set when the store is shared with other processes; it is not running
+    until whoever serves the API starts it (:meth:`omeapi.Api.start`).
+    """
+
+    config: ServerConfig
+    engine: MediaEngine
+    store: Store
+    registry: Registry
+    coordinator: RestartCoordinator
+    certificates: Certificates
+    follower: StoreFollower | None = None
+    #: whether closing the API closes the store (False for a store the caller passed in)
+    owns_store: bool = True
+
+
+@attrs.frozen
+class AuditSource:
+    """The request a change comes from: client address, method and path."""
+
+    client: str
+    method: str
+    path: str
+
+
+#: The request being answered by this thread (set by the handler around a controller).
+current_source: ContextVar[AuditSource | None] = ContextVar("omeapi_audit_source", default=None)
