@@ -7,11 +7,12 @@ text OME would show.  Only :mod:`omeapi._wire.envelope` turns them into bytes.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from omeapi._messages import reason_phrase
+import attrs
 
 __all__ = [
+    "REASON_PHRASES",
     "ApiError",
     "AuthError",
     "CertificateError",
@@ -20,12 +21,47 @@ __all__ = [
     "EngineResult",
     "ItemError",
     "Location",
+    "Message",
     "OmeapiError",
     "PlainStatusError",
     "StoreConflict",
     "StoreError",
     "TooManyAttempts",
+    "reason_phrase",
 ]
+
+
+#: OME's reason phrases (its own spelling: ``Multi Status``, not ``Multi-Status``).
+REASON_PHRASES: Mapping[int, str] = {
+    100: "Continue",
+    101: "Switching Protocols",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    206: "Partial Content",
+    207: "Multi Status",
+    301: "Moved Permanently",
+    302: "Found",
+    304: "Not Modified",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+def reason_phrase(status: int) -> str:
+    """OME's reason phrase for ``status`` (``Unknown`` for codes it does not name)."""
+    return REASON_PHRASES.get(status, "Unknown")
 
 
 class OmeapiError(Exception):
@@ -54,6 +90,22 @@ class ApiError(OmeapiError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.status}, {self.text!r})"
+
+
+@attrs.frozen
+class Message:
+    """One of OME's error texts and the status it is answered with."""
+
+    status: int
+    text: str
+
+    def format(self, **fields: object) -> str:
+        """The text with its ``{…}`` fields filled."""
+        return self.text.format(**fields) if fields else self.text
+
+    def error(self, headers: Sequence[tuple[str, str]] = (), /, **fields: object) -> ApiError:
+        """The :class:`ApiError` that answers with this message (and ``headers``)."""
+        return ApiError(self.status, self.format(**fields), headers)
 
 
 class PlainStatusError(ApiError):

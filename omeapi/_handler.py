@@ -83,9 +83,7 @@ def parse_json_body(body: bytes) -> Any:
     try:
         text = body.decode("utf-8-sig")  # a leading BOM is skipped, as OME does
     except UnicodeDecodeError as exc:
-        raise ApiError(
-            400, msg.JSON_ERROR.format(line=1, column=exc.start + 1, reason="Invalid UTF-8")
-        ) from None
+        raise msg.JSON_ERROR.error(line=1, column=exc.start + 1, reason="Invalid UTF-8") from None
     try:
         return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
@@ -94,15 +92,11 @@ def parse_json_body(body: bytes) -> Any:
             if reason.startswith(python):
                 reason = ours
                 break
-        raise ApiError(
-            400, msg.JSON_ERROR.format(line=exc.lineno, column=exc.colno, reason=reason)
-        ) from None
+        raise msg.JSON_ERROR.error(line=exc.lineno, column=exc.colno, reason=reason) from None
     except ValueError as exc:  # NaN / Infinity
-        raise ApiError(400, msg.JSON_ERROR.format(line=1, column=1, reason=str(exc))) from None
+        raise msg.JSON_ERROR.error(line=1, column=1, reason=str(exc)) from None
     except RecursionError:
-        raise ApiError(
-            400, msg.JSON_ERROR.format(line=1, column=1, reason="Nesting is too deep")
-        ) from None
+        raise msg.JSON_ERROR.error(line=1, column=1, reason="Nesting is too deep") from None
 
 
 class Api:
@@ -220,10 +214,10 @@ class Api:
             reply = config_error(exc)
         except StoreError as exc:
             log.error("the store %s failed: %s", self.services.store.location, exc)
-            reply = error(ApiError(503, msg.STORE_UNAVAILABLE))
+            reply = error(msg.STORE_UNAVAILABLE.error())
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, request.path)
-            reply = error(ApiError(500, "Internal Server Error"))
+            reply = error(msg.INTERNAL_ERROR.error())
         return self._respond(request, reply, cors, extra)
 
     def _dispatch(self, request: ApiRequest) -> Reply:
@@ -234,16 +228,12 @@ class Api:
         if match is None:
             allowed = self.router.allowed(request.path)
             if allowed:
-                raise ApiError(
-                    405,
-                    msg.METHOD_NOT_ALLOWED.format(method=request.method),
-                    (("Allow", ", ".join([*allowed, "OPTIONS"])),),
+                raise msg.METHOD_NOT_ALLOWED.error(
+                    (("Allow", ", ".join([*allowed, "OPTIONS"])),), method=request.method
                 )
-            raise ApiError(404, msg.CONTROLLER_NOT_FOUND)
+            raise msg.CONTROLLER_NOT_FOUND.error()
         if len(request.body) > self.body_limit:
-            raise ApiError(
-                413, msg.BODY_TOO_LARGE.format(size=len(request.body), limit=self.body_limit)
-            )
+            raise msg.BODY_TOO_LARGE.error(size=len(request.body), limit=self.body_limit)
         route = match.route
         body = parse_json_body(request.body) if route.body else None
         if self._shared:

@@ -817,8 +817,8 @@ class Row(NamedTuple):
 
 
 R = Row
-NOT_ARRAY = E(400, msg.BODY_MUST_BE_ARRAY)
-NOT_OBJECT = E(400, msg.BODY_MUST_BE_OBJECT)
+NOT_ARRAY = E(400, msg.BODY_MUST_BE_ARRAY.text)
+NOT_OBJECT = E(400, msg.BODY_MUST_BE_OBJECT.text)
 NOT_OBJECTS = E(400, "Request body must be an array of objects")  # OME: a jsoncpp 500
 BAD_JSON = b"{bad json"
 BAD_JSON_ERROR = E(400, "[JSON] * Line 1, Column 2\n  Missing '}' or object member name\n")
@@ -1241,7 +1241,7 @@ def test_spec_rows_cover_every_message() -> None:
         row.expected for row in OBSERVED_CONFIG + OBSERVED_SEQUENCE
     )
     for name in SPEC_MESSAGES:
-        text: str = getattr(msg, name)
+        text: str = getattr(msg, name).text
         head = text.split("{")[0]
         assert dumps(head)[1:-1] in expected, name
 

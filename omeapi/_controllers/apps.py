@@ -71,7 +71,7 @@ def _with_defaults(item: Any) -> dict[str, Any]:
     if item is None:
         item = {}
     if not isinstance(item, dict):
-        raise ApiError(400, msg.ITEMS_MUST_BE_OBJECTS)
+        raise msg.ITEMS_MUST_BE_OBJECTS.error()
     filled = dict(item)
     for key, default in APP_DEFAULTS.items():
         if key not in filled:
@@ -111,7 +111,7 @@ def patch_app(call: Call) -> Reply:
     body = require_object(call.body)
     for key in FORBIDDEN_PATCH_KEYS:
         if key in body:
-            raise ApiError(400, msg.CANNOT_CHANGE.format(key=key))
+            raise msg.CANNOT_CHANGE.error(key=key)
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
         return application_from_json(deep_merge(current.to_json(), body))

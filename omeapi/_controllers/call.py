@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from omeapi import _messages as msg
-from omeapi._errors import ApiError
 from omeapi._wire.request import ApiRequest
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ class Call:
         name = self.params["vhost"]
         entry = self.snapshot.vhosts.get(name)
         if entry is None:
-            raise ApiError(404, msg.VHOST_NOT_FOUND.format(vhost=name))
+            raise msg.VHOST_NOT_FOUND.error(vhost=name)
         return entry
 
     def app(self) -> tuple[VhostEntry, AppEntry]:
@@ -46,13 +45,13 @@ class Call:
         name = self.params["app"]
         entry = vhost.apps.get(name)
         if entry is None:
-            raise ApiError(404, msg.APP_NOT_FOUND.format(vhost=vhost.name, app=name))
+            raise msg.APP_NOT_FOUND.error(vhost=vhost.name, app=name)
         return vhost, entry
 
     def writable(self, vhost: VhostEntry) -> None:
         """Refuse changes to a vhost declared in Server.xml (and to everything in it)."""
         if vhost.read_only:
-            raise ApiError(403, msg.READ_ONLY.format(vhost=vhost.name))
+            raise msg.READ_ONLY.error(vhost=vhost.name)
 
     @property
     def cause(self) -> str:
@@ -62,11 +61,11 @@ class Call:
 
 def require_array(body: Any) -> list[Any]:
     if not isinstance(body, list):
-        raise ApiError(400, msg.BODY_MUST_BE_ARRAY)
+        raise msg.BODY_MUST_BE_ARRAY.error()
     return body
 
 
 def require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise ApiError(400, msg.BODY_MUST_BE_OBJECT)
+        raise msg.BODY_MUST_BE_OBJECT.error()
     return body

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from omeapi import _messages as msg
 from omeapi._controllers.call import Call
 from omeapi._controllers.lookups import input_stream
+from omeapi._controllers.outcomes import Outcomes, answering
 from omeapi._engine.channels import (
     MULTIPLEX_SUFFIX,
     SCHEDULE_SUFFIX,
@@ -23,14 +24,27 @@ from omeapi._engine.channels import (
     parse_schedule,
 )
 from omeapi._engine.features import channel_dir
-from omeapi._engine.protocol import EngineError, EngineResult, MediaEngine
-from omeapi._errors import ApiError, PlainStatusError
+from omeapi._engine.protocol import MediaEngine
+from omeapi._errors import EngineResult, Message, PlainStatusError
 from omeapi._wire.envelope import Reply, ok, plain
 
 if TYPE_CHECKING:
     from omeapi._state.registry import AppEntry
 
 D = TypeVar("D")
+
+_UPDATE_SCHEDULED: Outcomes = {
+    EngineResult.NOT_EXISTS: msg.SCH_NO_SCHEDULE,
+    EngineResult.FAILED: msg.SCH_SAVE_FAILED,
+}
+_DELETE_SCHEDULED: Outcomes = {
+    EngineResult.NOT_EXISTS: msg.SCH_NOT_SCHEDULED,
+    EngineResult.FAILED: msg.SCH_DELETE_FAILED,
+}
+_DELETE_MULTIPLEX: Outcomes = {
+    EngineResult.NOT_EXISTS: msg.MUX_STREAM_NOT_FOUND,
+    EngineResult.FAILED: msg.MUX_DELETE_FAILED,
+}
 
 __all__ = [
     "create_multiplex",
@@ -61,7 +75,7 @@ def _enabled_directory(call: Call, app: AppEntry, kind: str) -> str:
 
 def _object_body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise ApiError(400, msg.INVALID_REQUEST_BODY)
+        raise msg.INVALID_REQUEST_BODY.error()
     return body
 
 
@@ -81,7 +95,7 @@ def _create_channel(
     parse: Callable[[dict[str, Any]], D],
     name_of: Callable[[D], str],
     create: Callable[[MediaEngine], Callable[[str, str, str, D], None]],
-    save_failed: str,
+    save_failed: Message,
 ) -> Reply:
     """Write ``<name><suffix>`` in the provider's directory and start the channel: 201.
 
@@ -95,14 +109,11 @@ def _create_channel(
     check_channel_name(name)
     engine = call.services.engine
     if name in engine.list_streams(vhost.name, app.name):
-        raise ApiError(409, msg.CHANNEL_EXISTS.format(name=name))
+        raise msg.CHANNEL_EXISTS.error(name=name)
     path = channel_file(directory, name, suffix)
-    try:
+    outcomes = {EngineResult.EXISTS: msg.CHANNEL_EXISTS, EngineResult.FAILED: save_failed}
+    with answering(outcomes, name=name, path=path):
         create(engine)(vhost.name, app.name, path, document)
-    except EngineError as exc:
-        if exc.result is EngineResult.EXISTS:
-            raise ApiError(409, msg.CHANNEL_EXISTS.format(name=name)) from None
-        raise ApiError(500, save_failed.format(path=path)) from None
     return plain(201)
 
 
@@ -128,7 +139,7 @@ def get_scheduled(call: Call) -> Reply:
     vhost, app, name = input_stream(call)
     info = call.services.engine.get_scheduled_channel(vhost.name, app.name, name)
     if info is None:
-        raise ApiError(400, msg.SCH_NOT_SCHEDULED)
+        raise msg.SCH_NOT_SCHEDULED.error()
     return ok(info.to_json())
 
 
@@ -139,9 +150,9 @@ def patch_scheduled(call: Call) -> Reply:
     engine = call.services.engine
     info = engine.get_scheduled_channel(vhost.name, app.name, name)
     if info is None:
-        raise ApiError(400, msg.SCH_NOT_SCHEDULED)
+        raise msg.SCH_NOT_SCHEDULED.error()
     if "stream" in body:
-        raise ApiError(400, msg.SCH_STREAM_NOT_PATCHABLE)
+        raise msg.SCH_STREAM_NOT_PATCHABLE.error()
     directory = _enabled_directory(call, app, "Schedule")
     document = info.schedule.to_json()
     for key in SCHEDULE_PATCH_KEYS:
@@ -149,12 +160,8 @@ def patch_scheduled(call: Call) -> Reply:
             document[key] = body[key]
     schedule = parse_schedule(document)
     path = channel_file(directory, name, SCHEDULE_SUFFIX)
-    try:
+    with answering(_UPDATE_SCHEDULED, path=path):
         engine.update_scheduled_channel(vhost.name, app.name, path, schedule)
-    except EngineError as exc:
-        if exc.result is EngineResult.NOT_EXISTS:
-            raise ApiError(404, msg.SCH_NO_SCHEDULE) from None
-        raise ApiError(500, msg.SCH_SAVE_FAILED.format(path=path)) from None
     return plain(201)
 
 
@@ -163,14 +170,10 @@ def delete_scheduled(call: Call) -> Reply:
     vhost, app, name = input_stream(call)
     engine = call.services.engine
     if engine.get_scheduled_channel(vhost.name, app.name, name) is None:
-        raise ApiError(400, msg.SCH_NOT_SCHEDULED)
+        raise msg.SCH_NOT_SCHEDULED.error()
     path = channel_file(_enabled_directory(call, app, "Schedule"), name, SCHEDULE_SUFFIX)
-    try:
+    with answering(_DELETE_SCHEDULED, path=path):
         engine.delete_scheduled_channel(vhost.name, app.name, name, path)
-    except EngineError as exc:
-        if exc.result is EngineResult.NOT_EXISTS:
-            raise ApiError(400, msg.SCH_NOT_SCHEDULED) from None
-        raise ApiError(500, msg.SCH_DELETE_FAILED.format(path=path)) from None
     return plain(200)
 
 
@@ -182,7 +185,7 @@ def _multiplex_app(call: Call) -> tuple[str, str, str]:
     vhost, app = call.app()
     directory = _directory(call, app, "Multiplex")
     if directory is None:
-        raise ApiError(404, msg.MUX_APPLICATION)
+        raise msg.MUX_APPLICATION.error()
     return vhost.name, app.name, directory
 
 
@@ -211,10 +214,10 @@ def _multiplex_name(call: Call) -> tuple[str, str, str, str]:
     vhost, app = call.app()
     name = call.params["stream"]
     if not name:
-        raise ApiError(400, msg.INVALID_STREAM_NAME)
+        raise msg.INVALID_STREAM_NAME.error()
     directory = _directory(call, app, "Multiplex")
     if directory is None:
-        raise ApiError(404, msg.MUX_APPLICATION)
+        raise msg.MUX_APPLICATION.error()
     return vhost.name, app.name, name, directory
 
 
@@ -223,7 +226,7 @@ def get_multiplex(call: Call) -> Reply:
     vhost, app, name, _ = _multiplex_name(call)
     info = call.services.engine.get_multiplex_channel(vhost, app, name)
     if info is None:
-        raise ApiError(404, msg.MUX_STREAM_NOT_FOUND.format(name=name))
+        raise msg.MUX_STREAM_NOT_FOUND.error(name=name)
     return ok(info.to_json())
 
 
@@ -232,12 +235,8 @@ def delete_multiplex(call: Call) -> Reply:
     vhost, app, name, directory = _multiplex_name(call)
     engine = call.services.engine
     if engine.get_multiplex_channel(vhost, app, name) is None:
-        raise ApiError(404, msg.MUX_STREAM_NOT_FOUND.format(name=name))
+        raise msg.MUX_STREAM_NOT_FOUND.error(name=name)
     path = channel_file(directory, name, MULTIPLEX_SUFFIX)
-    try:
+    with answering(_DELETE_MULTIPLEX, name=name, path=path):
         engine.delete_multiplex_channel(vhost, app, name, path)
-    except EngineError as exc:
-        if exc.result is EngineResult.NOT_EXISTS:
-            raise ApiError(404, msg.MUX_STREAM_NOT_FOUND.format(name=name)) from None
-        raise ApiError(500, msg.MUX_DELETE_FAILED.format(path=path)) from None
     return plain(200)

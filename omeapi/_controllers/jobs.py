@@ -15,10 +15,10 @@ from urllib.parse import parse_qs
 from omeapi import _messages as msg
 from omeapi._controllers.call import Call
 from omeapi._controllers.lookups import require_publisher
+from omeapi._controllers.outcomes import Outcomes, answering
 from omeapi._engine.features import publisher
-from omeapi._engine.protocol import EngineError, EngineResult
 from omeapi._engine.values import PushRequest, RecordRequest, StreamSelector, record_schedule_fields
-from omeapi._errors import ApiError
+from omeapi._errors import EngineResult, Message
 from omeapi._wire.envelope import Reply, ok, plain
 from omeapi._wire.fields import action_object, json_int, json_str
 
@@ -36,6 +36,25 @@ __all__ = [
 _PUSH_PUBLISHERS = ("Push", "RTMPPush", "SRTPush", "MPEGTSPush")
 _FILE_PUBLISHERS = ("FILE",)
 
+# Engine failures OME has no message for (its own publishers cannot fail so) answer 500
+# with the engine's reason; a duplicate id is 400 in OME, not 409.
+_START_PUSH: Outcomes = {
+    EngineResult.EXISTS: msg.PUSH_DUPLICATE,
+    EngineResult.FAILED: msg.JOB_FAILED,
+}
+_STOP_PUSH: Outcomes = {
+    EngineResult.NOT_EXISTS: msg.PUSH_ID_NOT_FOUND,
+    EngineResult.FAILED: msg.JOB_FAILED,
+}
+_START_RECORD: Outcomes = {
+    EngineResult.EXISTS: msg.RECORD_DUPLICATE,
+    EngineResult.FAILED: msg.JOB_FAILED,
+}
+_STOP_RECORD: Outcomes = {
+    EngineResult.NOT_EXISTS: msg.RECORD_ID_NOT_FOUND,
+    EngineResult.FAILED: msg.JOB_FAILED,
+}
+
 #: push protocol → the URL schemes it accepts
 PUSH_URL_SCHEMES: dict[str, tuple[str, ...]] = {
     "rtmp": ("rtmp", "rtmps"),
@@ -44,17 +63,17 @@ PUSH_URL_SCHEMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _srt_mode(query: dict[str, list[str]]) -> str | None:
+def _srt_mode(query: dict[str, list[str]]) -> Message | None:
     modes = query.get("mode", ["caller"])
     return None if modes[-1].lower() == "caller" else msg.PUSH_SRT_MODE
 
 
-def _tcp_listen(query: dict[str, list[str]]) -> str | None:
+def _tcp_listen(query: dict[str, list[str]]) -> Message | None:
     return msg.PUSH_TCP_LISTEN if "listen" in query else None
 
 
-#: URL scheme → a check of the URL's query (its error text, or None)
-_URL_RULES: dict[str, Callable[[dict[str, list[str]]], str | None]] = {
+#: URL scheme → a check of the URL's query (its error, or None)
+_URL_RULES: dict[str, Callable[[dict[str, list[str]]], Message | None]] = {
     "srt": _srt_mode,
     "tcp": _tcp_listen,
 }
@@ -68,7 +87,7 @@ def _selector(body: dict[str, Any]) -> StreamSelector:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ApiError(400, msg.STREAM_MUST_BE_OBJECT)
+        raise msg.STREAM_MUST_BE_OBJECT.error()
     ids = raw.get("trackIds", raw.get("tracks"))
     names = raw.get("variantNames")
     return StreamSelector(
@@ -80,43 +99,27 @@ def _selector(body: dict[str, Any]) -> StreamSelector:
     )
 
 
-def _failed(exc: EngineError) -> ApiError:
-    """An engine failure OME has no message for (it cannot happen in OME's own publishers):
-    500 with the engine's reason."""
-    return ApiError(500, exc.detail or msg.JOB_FAILED)
-
-
 def _required(*fields: tuple[str, str]) -> None:
     missing = "".join(f" {name}" for name, value in fields if not value)
     if missing:
-        raise ApiError(400, msg.REQUIRED_PARAMETERS.format(names=missing))
+        raise msg.REQUIRED_PARAMETERS.error(names=missing)
 
 
 def _check_push_url(protocol: str, url: str) -> None:
     m = _URL.fullmatch(url)
     host = None if m is None else _HOST_PORT.fullmatch(m.group(2))
     if m is None or host is None or (host.group(1) and not 0 < int(host.group(1)) < 65536):
-        raise ApiError(400, msg.PUSH_URL_UNPARSABLE)
+        raise msg.PUSH_URL_UNPARSABLE.error()
     scheme = m.group(1).lower()
     if scheme not in PUSH_URL_SCHEMES[protocol]:
-        raise ApiError(400, msg.PUSH_URL_SCHEME)
+        raise msg.PUSH_URL_SCHEME.error()
     rule = _URL_RULES.get(scheme)
     problem = rule(parse_qs(m.group(4) or "", keep_blank_values=True)) if rule else None
     if problem:
-        raise ApiError(400, problem)
+        raise problem.error()
 
 
 # -- push -----------------------------------------------------------------------------------
-
-
-def _started(start: Callable[[], Any], duplicate: str) -> Any:
-    """A started job's JSON; OME answers a duplicate id with 400 (not 409)."""
-    try:
-        return start().to_json()
-    except EngineError as exc:
-        if exc.result is EngineResult.EXISTS:
-            raise ApiError(400, duplicate) from None
-        raise _failed(exc) from None
 
 
 def start_push(call: Call) -> Reply:
@@ -125,9 +128,7 @@ def start_push(call: Call) -> Reply:
     body = action_object(call.body)
     protocol = (json_str(body.get("protocol")) or "").strip().lower()
     if protocol not in PUSH_URL_SCHEMES:
-        raise ApiError(
-            400, msg.PUSH_PROTOCOL_UNKNOWN.format(protocol=protocol, vhost=vhost.name, app=app.name)
-        )
+        raise msg.PUSH_PROTOCOL_UNKNOWN.error(protocol=protocol, vhost=vhost.name, app=app.name)
     require_publisher(call, _PUSH_PUBLISHERS, msg.PUSH_NOT_ENABLED)
     selector = _selector(body)
     push_id = json_str(body.get("id")) or ""
@@ -136,10 +137,8 @@ def start_push(call: Call) -> Reply:
     url = url.rstrip("/")
     _check_push_url(protocol, url)
     request = PushRequest(push_id, selector, protocol, url, json_str(body.get("streamKey")) or "")
-    engine = call.services.engine
-    return ok(
-        _started(lambda: engine.start_push(vhost.name, app.name, request), msg.PUSH_DUPLICATE)
-    )
+    with answering(_START_PUSH):
+        return ok(call.services.engine.start_push(vhost.name, app.name, request).to_json())
 
 
 def stop_push(call: Call) -> Reply:
@@ -148,14 +147,8 @@ def stop_push(call: Call) -> Reply:
     body = action_object(call.body)
     push_id = json_str(body.get("id")) or ""
     _required(("id", push_id))
-    try:
+    with answering(_STOP_PUSH, id=push_id, vhost=vhost.name, app=app.name):
         call.services.engine.stop_push(vhost.name, app.name, push_id)
-    except EngineError as exc:
-        if exc.result is EngineResult.NOT_EXISTS:
-            raise ApiError(
-                404, msg.PUSH_ID_NOT_FOUND.format(id=push_id, vhost=vhost.name, app=app.name)
-            ) from None
-        raise _failed(exc) from None
     return plain(200)
 
 
@@ -189,9 +182,9 @@ def start_record(call: Call) -> Reply:
     interval = json_int(body.get("interval")) or 0
     schedule = json_str(body.get("schedule")) or ""
     if interval > 0 and schedule:
-        raise ApiError(400, msg.RECORD_INTERVAL_AND_SCHEDULE)
+        raise msg.RECORD_INTERVAL_AND_SCHEDULE.error()
     if schedule and record_schedule_fields(schedule) is None:
-        raise ApiError(400, msg.RECORD_SCHEDULE_INVALID)
+        raise msg.RECORD_SCHEDULE_INVALID.error()
     rule = json_str(body.get("segmentationRule"))
     request = RecordRequest(
         record_id,
@@ -203,10 +196,8 @@ def start_record(call: Call) -> Reply:
         metadata=json_str(body.get("metadata")) or "",
         segmentation_rule=rule if rule in _SEGMENTATION_RULES else "discontinuity",
     )
-    engine = call.services.engine
-    return ok(
-        _started(lambda: engine.start_record(vhost.name, app.name, request), msg.RECORD_DUPLICATE)
-    )
+    with answering(_START_RECORD):
+        return ok(call.services.engine.start_record(vhost.name, app.name, request).to_json())
 
 
 def stop_record(call: Call) -> Reply:
@@ -215,12 +206,8 @@ def stop_record(call: Call) -> Reply:
     body = action_object(call.body)
     record_id = json_str(body.get("id")) or ""
     _required(("id", record_id))
-    try:
+    with answering(_STOP_RECORD, id=record_id):
         info = call.services.engine.stop_record(vhost.name, app.name, record_id)
-    except EngineError as exc:
-        if exc.result is EngineResult.NOT_EXISTS:
-            raise ApiError(404, msg.RECORD_ID_NOT_FOUND.format(id=record_id)) from None
-        raise _failed(exc) from None
     return ok(info.to_json())
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from omeapi import _messages as msg
 from omeapi._controllers.call import Call
 from omeapi._engine.features import publisher
-from omeapi._errors import ApiError
+from omeapi._errors import ApiError, Message
 
 __all__ = ["StreamPath", "input_stream", "require_publisher", "stream_not_found"]
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def stream_not_found(vhost: str, app: str, stream: str) -> ApiError:
     """OME's stream 404, naming the app by its internal ``#vhost#app`` name."""
     internal = "#{}#{}".format(vhost.replace("#", "_"), app.replace("#", "_"))
-    return ApiError(404, msg.STREAM_NOT_FOUND.format(vhost=vhost, internal=internal, stream=stream))
+    return msg.STREAM_NOT_FOUND.error(vhost=vhost, internal=internal, stream=stream)
 
 
 def input_stream(call: Call) -> StreamPath:
@@ -33,7 +33,7 @@ def input_stream(call: Call) -> StreamPath:
 
 
 def require_publisher(
-    call: Call, names: tuple[str, ...], message: str
+    call: Call, names: tuple[str, ...], message: Message
 ) -> tuple[VhostEntry, AppEntry]:
     """The path's vhost and app, if its config has one of the publishers ``names``.
 
@@ -42,5 +42,5 @@ def require_publisher(
     """
     vhost, app = call.app()
     if not any(publisher(app.config, name) is not None for name in names):
-        raise ApiError(404, message.format(vhost=vhost.name, app=app.name))
+        raise message.error(vhost=vhost.name, app=app.name)
     return vhost, app

@@ -44,7 +44,7 @@ def _profile(call: Call, vhost: VhostEntry, app: AppEntry) -> OutputProfileConfi
 
 
 def _not_found(vhost: str, app: str, profile: str) -> ApiError:
-    return ApiError(404, msg.PROFILE_NOT_FOUND.format(vhost=vhost, app=app, profile=profile))
+    return msg.PROFILE_NOT_FOUND.error(vhost=vhost, app=app, profile=profile)
 
 
 def _index(profiles: Profiles, vhost: str, app: str, name: str) -> int:
@@ -65,25 +65,25 @@ def validate_profile(item: Any) -> dict[str, Any]:
     if item is None:
         item = {}
     if not isinstance(item, dict):
-        raise ApiError(400, msg.ITEMS_MUST_BE_OBJECTS)
+        raise msg.ITEMS_MUST_BE_OBJECTS.error()
     if not all(key in item for key in ("name", "outputStreamName", "encodes")):
-        raise ApiError(400, msg.PROFILE_REQUIRED)
+        raise msg.PROFILE_REQUIRED.error()
     encodes = item["encodes"]
     if not (
         isinstance(item["name"], str)
         and isinstance(item["outputStreamName"], str)
         and isinstance(encodes, dict)
     ):
-        raise ApiError(400, msg.PROFILE_TYPES)
+        raise msg.PROFILE_TYPES.error()
     if "videos" not in encodes and "audios" not in encodes:
-        raise ApiError(400, msg.PROFILE_NO_ENCODES)
+        raise msg.PROFILE_NO_ENCODES.error()
     videos, audios = encodes.get("videos", []), encodes.get("audios", [])
     if not isinstance(videos, list):
-        raise ApiError(400, msg.PROFILE_VIDEOS_ARRAY)
+        raise msg.PROFILE_VIDEOS_ARRAY.error()
     if not isinstance(audios, list):
-        raise ApiError(400, msg.PROFILE_AUDIOS_ARRAY)
+        raise msg.PROFILE_AUDIOS_ARRAY.error()
     if len(videos) + len(audios) == 0:
-        raise ApiError(400, msg.PROFILE_EMPTY_ENCODES)
+        raise msg.PROFILE_EMPTY_ENCODES.error()
     return item
 
 
@@ -120,7 +120,7 @@ def create_profiles(call: Call) -> Reply:
         for item in items:
             name = item["name"]
             if name in taken:
-                outcome.append(ItemResult(409, msg.PROFILE_EXISTS.format(name=name)))
+                outcome.append(ItemResult.failure(msg.PROFILE_EXISTS.error(name=name)))
                 continue
             taken.add(name)
             profiles.append(item)
@@ -141,7 +141,7 @@ def create_profiles(call: Call) -> Reply:
         results.append(
             ItemResult.success(stored.to_json())
             if stored is not None
-            else ItemResult(500, msg.PROFILE_NOT_FOUND_AFTER)
+            else ItemResult.failure(msg.PROFILE_NOT_FOUND_AFTER.error())
         )
     return multi(results)
 
@@ -153,7 +153,7 @@ def patch_profile(call: Call) -> Reply:
     name = _profile(call, vhost, app).name
     for key in body:
         if key.lower() == "name":
-            raise ApiError(400, msg.PROFILE_NAME_IN_PATCH.format(key=key))
+            raise msg.PROFILE_NAME_IN_PATCH.error(key=key)
 
     def replace(profiles: Profiles) -> bool:
         profiles[_index(profiles, vhost.name, app.name, name)] = {**body, "name": name}

@@ -12,7 +12,7 @@ from omeapi import _messages as msg
 from omeapi._controllers.call import Call
 from omeapi._controllers.lookups import input_stream, stream_not_found
 from omeapi._engine.values import Metrics
-from omeapi._errors import ApiError, CertificateError
+from omeapi._errors import CertificateError
 from omeapi._wire.envelope import Reply, ok, plain
 
 __all__ = [
@@ -76,7 +76,7 @@ def reload_all_certificates(call: Call) -> Reply:
     ``/v1/vhosts/{vhost}:`` the vhost is not even looked up, as in OME)."""
     vhosts = [entry.config for entry in call.snapshot.vhosts.values()]
     if call.services.certificates.reload_vhosts(vhosts):
-        raise ApiError(500, msg.CERT_RELOAD_FAILED)
+        raise msg.CERT_RELOAD_FAILED.error()
     return plain(200)
 
 
@@ -89,7 +89,7 @@ def reload_certificate(call: Call) -> Reply:
     try:
         call.services.certificates.reload_vhost(vhost.config)
     except CertificateError:
-        raise ApiError(500, msg.CERT_RELOAD_FAILED) from None
+        raise msg.CERT_RELOAD_FAILED.error() from None
     return plain(200)
 
 
@@ -101,9 +101,9 @@ def reload_api_certificate(call: Call) -> Reply:
 
 def vhosts_colon(call: Call) -> Reply:
     """``GET /v1/vhosts:``: OME's 500 (no vhost in the path) as a 400."""
-    raise ApiError(400, msg.VHOST_NAME_REQUIRED)
+    raise msg.VHOST_NAME_REQUIRED.error()
 
 
 def reload_certificate_without_vhost(call: Call) -> Reply:
     """``POST /v1/vhosts:reloadCertificate``: OME's 500 as a 400 naming the right routes."""
-    raise ApiError(400, msg.RELOAD_NEEDS_VHOST)
+    raise msg.RELOAD_NEEDS_VHOST.error()

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from omeapi import _messages as msg
 from omeapi._controllers.call import Call
 from omeapi._controllers.lookups import input_stream
+from omeapi._controllers.outcomes import Outcomes, answer, answering
 from omeapi._engine.features import publisher
-from omeapi._engine.protocol import EngineError, EngineResult
 from omeapi._engine.values import (
     CueEvent,
     HlsDumpRequest,
@@ -23,7 +23,7 @@ from omeapi._engine.values import (
     StreamEvent,
     SubtitleCue,
 )
-from omeapi._errors import ApiError
+from omeapi._errors import ApiError, EngineError, EngineResult, Message
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok, plain
 from omeapi._wire.fields import INT64, UINT32, action_object, json_bool, json_int, json_str
 
@@ -48,18 +48,25 @@ def _names(path: StreamPath) -> tuple[str, str, str]:
     return vhost.name, app.name, stream
 
 
-def _stream_gone(path: StreamPath) -> ApiError:
-    """The stream went away between the lookup and the engine call (OME's provider 404)."""
-    vhost, app, stream = _names(path)
-    return ApiError(404, msg.SOURCE_STREAM_NOT_FOUND.format(vhost=vhost, app=app, stream=stream))
+def _gone_or(failed: Message) -> Outcomes:
+    """NOT_EXISTS: the stream went away between the lookup and the engine call (OME's
+    provider 404); anything else: ``failed``."""
+    return {EngineResult.NOT_EXISTS: msg.SOURCE_STREAM_NOT_FOUND, EngineResult.FAILED: failed}
 
 
-def _engine_error(exc: EngineError, path: StreamPath, failed: str) -> ApiError:
-    """NOT_EXISTS: the stream went away; anything else: 500 ``failed``."""
-    if exc.result is EngineResult.NOT_EXISTS:
-        return _stream_gone(path)
+_START_DUMP: Outcomes = {
+    **_gone_or(msg.DUMP_START_FAILED),
+    EngineResult.EXISTS: msg.DUMP_START_EXISTS,
+}
+_STOP_DUMP = _gone_or(msg.DUMP_STOP_FAILED)
+_EVENT = _gone_or(msg.EVENT_INJECT_FAILED)
+_CONCLUDE = _gone_or(msg.CONCLUDE_FAILED)
+_SUBTITLES = _gone_or(msg.SUBTITLES_SEND_FAILED)
+
+
+def _fields(path: StreamPath, **more: str) -> dict[str, str]:
     vhost, app, stream = _names(path)
-    return ApiError(500, failed.format(vhost=vhost, app=app, stream=stream))
+    return {"vhost": vhost, "app": app, "stream": stream, **more}
 
 
 # -- LL-HLS dumps -----------------------------------------------------------------------
@@ -71,9 +78,9 @@ def _output_stream(call: Call, path: StreamPath, output: str) -> None:
     where = {"vhost": vhost.name, "app": app.name, "output": output}
     info = call.services.engine.get_stream(vhost.name, app.name, stream)
     if info is None or all(o.name != output for o in info.outputs):
-        raise ApiError(404, msg.OUTPUT_STREAM_NOT_FOUND.format(**where))
+        raise msg.OUTPUT_STREAM_NOT_FOUND.error(**where)
     if publisher(app.config, "LLHLS") is None:
-        raise ApiError(404, msg.LLHLS_STREAM_NOT_FOUND.format(**where))
+        raise msg.LLHLS_STREAM_NOT_FOUND.error(**where)
 
 
 def _nonempty(body: dict[str, Any], key: str) -> str:
@@ -86,7 +93,7 @@ def hls_dumps(call: Call) -> Reply:
     body = action_object(call.body)
     output = _nonempty(body, "outputStreamName")
     if not output:
-        raise ApiError(400, msg.DUMP_OUTPUT_REQUIRED)
+        raise msg.DUMP_OUTPUT_REQUIRED.error()
     _output_stream(call, path, output)
     dumps = call.services.engine.list_hls_dumps(*_names(path), output, json_str(body.get("id")))
     return ok([d.to_json() for d in dumps])
@@ -99,7 +106,7 @@ def start_hls_dump(call: Call) -> Reply:
     dump_id, output = _nonempty(body, "id"), _nonempty(body, "outputStreamName")
     output_path = _nonempty(body, "outputPath")
     if not (dump_id and output and output_path):
-        raise ApiError(400, msg.DUMP_START_REQUIRED)
+        raise msg.DUMP_START_REQUIRED.error()
     _output_stream(call, path, output)
     playlists = body.get("playlist")
     request = HlsDumpRequest(
@@ -112,24 +119,18 @@ def start_hls_dump(call: Call) -> Reply:
     )
     engine = call.services.engine
     vhost, app, stream = _names(path)
-    where = {"vhost": vhost, "app": app, "output": output}
+    where = _fields(path, output=output)
     running = [d for d in engine.list_hls_dumps(vhost, app, stream, output, dump_id) if d.enabled]
     # A dump id in use is the client's mistake: 409 with OME's message form, not its 500.
-    exists = ApiError(
-        409, msg.DUMP_START_FAILED.format(**where, reason=msg.DUMP_EXISTS_REASON.format(id=dump_id))
-    )
+    in_use = msg.DUMP_EXISTS_REASON.format(id=dump_id)
     if running:
-        raise exists
+        raise msg.DUMP_START_EXISTS.error(**where, detail=in_use)
     try:
         engine.start_hls_dump(vhost, app, stream, request)
     except EngineError as exc:
         if exc.result is EngineResult.EXISTS:
-            raise exists from None
-        if exc.result is EngineResult.NOT_EXISTS:
-            raise _stream_gone(path) from None
-        raise ApiError(
-            500, msg.DUMP_START_FAILED.format(**where, reason=exc.detail or "failed")
-        ) from None
+            exc = EngineError(exc.result, in_use)
+        raise answer(_START_DUMP, exc, **where) from None
     return plain(200)
 
 
@@ -139,26 +140,18 @@ def stop_hls_dump(call: Call) -> Reply:
     body = action_object(call.body)
     output = _nonempty(body, "outputStreamName")
     if not output:
-        raise ApiError(400, msg.DUMP_OUTPUT_REQUIRED)
+        raise msg.DUMP_OUTPUT_REQUIRED.error()
     _output_stream(call, path, output)
     dump_id = json_str(body.get("id")) or None
     engine = call.services.engine
     vhost, app, stream = _names(path)
-    where = {"vhost": vhost, "app": app, "output": output}
+    where = _fields(path, output=output)
     if dump_id is not None and not engine.list_hls_dumps(vhost, app, stream, output, dump_id):
         # OME reports this as a failure (500); an unknown id is the client's mistake.
-        raise ApiError(
-            404,
-            msg.DUMP_STOP_FAILED.format(**where, reason=msg.DUMP_UNKNOWN_REASON.format(id=dump_id)),
-        )
-    try:
+        detail = msg.DUMP_UNKNOWN_REASON.format(id=dump_id)
+        raise msg.DUMP_STOP_UNKNOWN.error(**where, detail=detail)
+    with answering(_STOP_DUMP, **where):
         engine.stop_hls_dump(vhost, app, stream, output, dump_id)
-    except EngineError as exc:
-        if exc.result is EngineResult.NOT_EXISTS:
-            raise _stream_gone(path) from None
-        raise ApiError(
-            500, msg.DUMP_STOP_FAILED.format(**where, reason=exc.detail or "failed")
-        ) from None
     return plain(200)
 
 
@@ -179,12 +172,12 @@ def _id3v2(events: list[Any]) -> Id3Event:
     for event in _objects(events):
         frame_type = json_str(event.get("frameType"))
         if frame_type is None:
-            raise ApiError(400, msg.FRAME_TYPE_REQUIRED)
+            raise msg.FRAME_TYPE_REQUIRED.error()
         fields = _ID3_FRAMES.get(frame_type)
         if fields is None and frame_type.startswith("T"):
             fields = _ID3_TEXT_FRAME
         if fields is None:
-            raise ApiError(400, msg.FRAME_TYPE_UNSUPPORTED.format(frame=frame_type))
+            raise msg.FRAME_TYPE_UNSUPPORTED.error(frame=frame_type)
         values = {f: json_str(event.get(f)) or "" for f in fields}
         frames.append(Id3Frame(frame_type, values.get("data", ""), values.get("info", "")))
     return Id3Event(tuple(frames))
@@ -198,9 +191,9 @@ def _cue(events: list[Any]) -> CueEvent:
     event = _objects(events)[0]
     cue_type = json_str(event.get("cueType"))
     if cue_type is None:
-        raise ApiError(400, msg.CUE_TYPE_REQUIRED)
+        raise msg.CUE_TYPE_REQUIRED.error()
     if cue_type.lower() not in _CUE_TYPES:
-        raise ApiError(400, msg.CUE_TYPE_UNSUPPORTED.format(cue=cue_type))
+        raise msg.CUE_TYPE_UNSUPPORTED.error(cue=cue_type)
     return CueEvent(cue_type.lower(), json_int(event.get("duration"), UINT32) or 0)
 
 
@@ -212,15 +205,15 @@ def _scte35(events: list[Any]) -> Scte35Event:
     event = _objects(events)[0]
     command = event.get("spliceCommand", _SPLICE_INSERT)
     if command != _SPLICE_INSERT:
-        raise ApiError(400, msg.SCTE35_ONLY_SPLICE_INSERT)
+        raise msg.SCTE35_ONLY_SPLICE_INSERT.error()
     splice_id = json_int(event.get("id"), UINT32)
     if splice_id is None:
-        raise ApiError(400, msg.SCTE35_ID_REQUIRED)
+        raise msg.SCTE35_ID_REQUIRED.error()
     splice_type = json_str(event.get("type"))
     if splice_type is None:
-        raise ApiError(400, msg.SCTE35_TYPE_REQUIRED)
+        raise msg.SCTE35_TYPE_REQUIRED.error()
     if splice_type.lower() not in _SCTE35_TYPES:
-        raise ApiError(400, msg.SCTE35_TYPE_VALUE)
+        raise msg.SCTE35_TYPE_VALUE.error()
     return Scte35Event(
         splice_id,
         splice_type.lower(),
@@ -243,28 +236,26 @@ def parse_event(body: dict[str, Any]) -> StreamEvent:
     """A ``sendEvent`` body, checked in OME's order (format, events, then eventType)."""
     event_format, events = body.get("eventFormat"), body.get("events")
     if not isinstance(event_format, str) or not isinstance(events, list) or not events:
-        raise ApiError(400, msg.EVENT_FORMAT_AND_EVENTS)
+        raise msg.EVENT_FORMAT_AND_EVENTS.error()
     parser = EVENT_FORMATS.get(event_format.lower())
     if parser is None:
-        raise ApiError(400, msg.EVENT_FORMAT_UNSUPPORTED.format(format=event_format))
+        raise msg.EVENT_FORMAT_UNSUPPORTED.error(format=event_format)
     payload = parser(events)
     event_type = "event"
     if "eventType" in body:
         given = body["eventType"]
         if not isinstance(given, str):
-            raise ApiError(400, msg.EVENT_TYPE_NOT_STRING)
+            raise msg.EVENT_TYPE_NOT_STRING.error()
         if given.lower() not in _EVENT_TYPES:
-            raise ApiError(400, msg.EVENT_TYPE_UNSUPPORTED.format(type=given))
+            raise msg.EVENT_TYPE_UNSUPPORTED.error(type=given)
         event_type = given.lower()
     return StreamEvent(payload, event_type, json_bool(body.get("urgent")) or False)
 
 
 def _send(call: Call, path: StreamPath, body: dict[str, Any]) -> None:
     event = parse_event(body)
-    try:
+    with answering(_EVENT, **_fields(path)):
         call.services.engine.send_event(*_names(path), event)
-    except EngineError as exc:
-        raise _engine_error(exc, path, msg.EVENT_INJECT_FAILED) from None
 
 
 def send_event(call: Call) -> Reply:
@@ -279,7 +270,7 @@ def send_events(call: Call) -> Reply:
     path = input_stream(call)
     items = call.body
     if not isinstance(items, list) or not items:
-        raise ApiError(400, msg.EVENTS_REQUIRED)
+        raise msg.EVENTS_REQUIRED.error()
     results: list[ItemResult] = []
     for item in items:
         try:
@@ -296,10 +287,8 @@ def conclude_hls_live(call: Call) -> Reply:
     path = input_stream(call)
     body = action_object(call.body)
     urgent = json_bool(body.get("urgent")) or False
-    try:
+    with answering(_CONCLUDE, **_fields(path)):
         call.services.engine.conclude_hls_live(*_names(path), urgent)
-    except EngineError as exc:
-        raise _engine_error(exc, path, msg.CONCLUDE_FAILED) from None
     return plain(200)
 
 
@@ -319,11 +308,11 @@ def _cues(data: list[Any]) -> list[SubtitleCue]:
     for group in _objects(data):
         label, subtitles = group.get("label"), group.get("subtitles")
         if not isinstance(label, str) or not isinstance(subtitles, list) or not subtitles:
-            raise ApiError(400, msg.SUBTITLES_LABEL)
+            raise msg.SUBTITLES_LABEL.error()
         for cue in _objects(subtitles):
             text = json_str(cue.get("text"))
             if text is None:
-                raise ApiError(400, msg.SUBTITLES_TEXT)
+                raise msg.SUBTITLES_TEXT.error()
             start = cursor + (json_int(cue.get("startOffset"), INT64) or 0)
             duration = json_int(cue.get("durationMs"), UINT32)
             duration = 1000 if duration is None else duration
@@ -340,12 +329,10 @@ def send_subtitles(call: Call) -> Reply:
     body = action_object(call.body)
     subtitle_format, data = body.get("format"), body.get("data")
     if not isinstance(subtitle_format, str) or not isinstance(data, list) or not data:
-        raise ApiError(400, msg.SUBTITLES_FORMAT_AND_DATA)
+        raise msg.SUBTITLES_FORMAT_AND_DATA.error()
     if subtitle_format.lower() not in _SUBTITLE_FORMATS:
-        raise ApiError(400, msg.SUBTITLES_FORMAT_UNSUPPORTED.format(format=subtitle_format))
+        raise msg.SUBTITLES_FORMAT_UNSUPPORTED.error(format=subtitle_format)
     cues = _cues(data)
-    try:
+    with answering(_SUBTITLES, **_fields(path)):
         call.services.engine.send_subtitles(*_names(path), cues)
-    except EngineError as exc:
-        raise _engine_error(exc, path, msg.SUBTITLES_SEND_FAILED) from None
     return plain(200)

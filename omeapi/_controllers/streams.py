@@ -7,13 +7,22 @@ from typing import Any
 from omeapi import _messages as msg
 from omeapi._controllers.call import Call, require_object
 from omeapi._controllers.lookups import input_stream, stream_not_found
-from omeapi._engine.protocol import EngineError, EngineResult
+from omeapi._controllers.outcomes import Outcomes, answering
 from omeapi._engine.values import PullProperties, PullRequest
-from omeapi._errors import ApiError
+from omeapi._errors import EngineResult
 from omeapi._wire.envelope import Reply, ok, plain
 from omeapi._wire.fields import json_bool, json_int
 
 __all__ = ["create_stream", "delete_stream", "get_stream", "list_streams", "pull_properties"]
+
+_PULL: Outcomes = {
+    EngineResult.EXISTS: msg.PULL_EXISTS,
+    EngineResult.FAILED: msg.PULL_FAILED,
+}
+_TERMINATE: Outcomes = {
+    EngineResult.NOT_EXISTS: msg.TERMINATE_GONE,
+    EngineResult.FAILED: msg.TERMINATE_FAILED,
+}
 
 
 def list_streams(call: Call) -> Reply:
@@ -44,25 +53,21 @@ def create_stream(call: Call) -> Reply:
     name, urls = body.get("name"), body.get("urls")
     # An empty name would make a stream no path can reach: treated as missing.
     if not isinstance(name, str) or not name or not isinstance(urls, list):
-        raise ApiError(400, msg.PULL_NAME_OR_URLS)
+        raise msg.PULL_NAME_OR_URLS.error()
     if not urls:
-        raise ApiError(400, msg.PULL_URLS_EMPTY)
+        raise msg.PULL_URLS_EMPTY.error()
     if not all(isinstance(url, str) for url in urls):
-        raise ApiError(400, msg.PULL_URL_NOT_STRING)
+        raise msg.PULL_URL_NOT_STRING.error()
     engine = call.services.engine
     if name in engine.list_streams(vhost.name, app.name):
-        raise ApiError(409, msg.PULL_EXISTS)
+        raise msg.PULL_EXISTS.error()
     request = PullRequest(name, tuple(urls), pull_properties(body.get("properties")))
     # OME names the API request's own URL here, not the source.
-    failed = ApiError(502, msg.PULL_FAILED.format(url=call.request.url))
-    try:
+    url = call.request.url
+    with answering(_PULL, url=url):
         engine.create_pull_stream(vhost.name, app.name, request)
-    except EngineError as exc:
-        if exc.result is EngineResult.EXISTS:
-            raise ApiError(409, msg.PULL_EXISTS) from None
-        raise failed from None
     if name not in engine.list_streams(vhost.name, app.name):
-        raise failed
+        raise msg.PULL_FAILED.error(url=url)
     return plain(201)
 
 
@@ -75,14 +80,9 @@ def get_stream(call: Call) -> Reply:
     return ok(info.to_json())
 
 
-_TERMINATE_STATUS = {EngineResult.NOT_EXISTS: 404}
-
-
 def delete_stream(call: Call) -> Reply:
     """Terminate an input stream (no read-only rule: streams are runtime state)."""
     vhost, app, name = input_stream(call)
-    try:
+    with answering(_TERMINATE):
         call.services.engine.delete_stream(vhost.name, app.name, name)
-    except EngineError as exc:
-        raise ApiError(_TERMINATE_STATUS.get(exc.result, 500), msg.TERMINATE_FAILED) from None
     return plain(200)

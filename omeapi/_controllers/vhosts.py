@@ -5,11 +5,19 @@ from __future__ import annotations
 from omeapi import _messages as msg
 from omeapi._config import virtual_host_from_json
 from omeapi._controllers.call import Call, require_array
-from omeapi._engine.protocol import EngineError, EngineResult
-from omeapi._errors import ApiError, ConfigError
+from omeapi._controllers.outcomes import Outcomes, answer, answering
+from omeapi._errors import ConfigError, EngineError, EngineResult
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok_raw, plain
 
 __all__ = ["create_vhosts", "delete_vhost", "get_vhost", "list_vhosts"]
+
+# OME answers a vhost its engine cannot create (or one of its apps) with 400, whatever the
+# engine said (inside the item list).
+_CREATE: Outcomes = {EngineResult.FAILED: msg.VHOST_CREATE_FAILED}
+_DELETE: Outcomes = {
+    EngineResult.NOT_EXISTS: msg.VHOST_NOT_EXISTS,
+    EngineResult.FAILED: msg.VHOST_DELETE_FAILED,
+}
 
 
 def list_vhosts(call: Call) -> Reply:
@@ -32,23 +40,19 @@ def create_vhosts(call: Call) -> Reply:
             continue
         try:
             created = call.services.coordinator.create_vhost(vhost)
-        except EngineError:
-            results.append(ItemResult(400, msg.VHOST_CREATE_FAILED.format(vhost=vhost.name)))
+        except EngineError as exc:
+            results.append(ItemResult.failure(answer(_CREATE, exc, vhost=vhost.name)))
             continue
-        if not created:
-            results.append(ItemResult(409, msg.VHOST_EXISTS.format(vhost=vhost.name)))
-        else:
+        if created:
             results.append(ItemResult.success(vhost.to_json()))
+        else:
+            results.append(ItemResult.failure(msg.VHOST_EXISTS.error(vhost=vhost.name)))
     return multi(results)
 
 
 def delete_vhost(call: Call) -> Reply:
     vhost = call.vhost()
     call.writable(vhost)
-    try:
+    with answering(_DELETE, vhost=vhost.name):
         call.services.coordinator.delete_vhost(vhost.name)
-    except EngineError as exc:
-        if exc.result is EngineResult.NOT_EXISTS:
-            raise ApiError(404, msg.VHOST_NOT_EXISTS.format(vhost=vhost.name)) from None
-        raise ApiError(500, msg.VHOST_DELETE_FAILED.format(vhost=vhost.name)) from None
     return plain(200)

@@ -23,7 +23,7 @@ import attrs
 
 from omeapi import _messages as msg
 from omeapi._engine.values import format_time
-from omeapi._errors import ApiError
+from omeapi._errors import Message
 from omeapi._wire.fields import INT64, json_bool, json_int, json_str
 
 __all__ = [
@@ -55,10 +55,6 @@ __all__ = [
 
 SCHEDULE_SUFFIX = ".sch"
 MULTIPLEX_SUFFIX = ".mux"
-
-
-def _bad(text: str) -> ApiError:
-    return ApiError(400, text)
 
 
 # -- time -------------------------------------------------------------------------------
@@ -276,11 +272,11 @@ def _object_list(value: Any) -> list[dict[str, Any]]:
 def _scheduled(program: dict[str, Any]) -> float:
     text = json_str(program.get("scheduled"))
     if text is None:
-        raise _bad(msg.SCH_SCHEDULED)
+        raise msg.SCH_SCHEDULED.error()
     try:
         return parse_iso8601(text)
     except ValueError as exc:
-        raise _bad(msg.SCH_SCHEDULED_PARSE.format(reason=exc)) from None
+        raise msg.SCH_SCHEDULED_PARSE.error(reason=exc) from None
 
 
 def _items(program: dict[str, Any]) -> tuple[ProgramItem, ...] | None:
@@ -288,14 +284,14 @@ def _items(program: dict[str, Any]) -> tuple[ProgramItem, ...] | None:
         return None
     raw = program["items"]
     if not isinstance(raw, list):
-        raise _bad(msg.SCH_ITEMS)
+        raise msg.SCH_ITEMS.error()
     items: list[ProgramItem] = []
     for entry in _object_list(raw):
         url = json_str(entry.get("url"))
         if url is None:
-            raise _bad(msg.SCH_URL)
+            raise msg.SCH_URL.error()
         if not _SCHEDULE_URL.fullmatch(url):
-            raise _bad(msg.SCH_URL_SCHEME)
+            raise msg.SCH_URL_SCHEME.error()
         start = json_int(entry.get("start"), INT64)
         duration = json_int(entry.get("duration"), INT64)
         items.append(
@@ -311,14 +307,14 @@ def _items(program: dict[str, Any]) -> tuple[ProgramItem, ...] | None:
 def _stream(body: dict[str, Any]) -> ScheduleStream:
     raw = body.get("stream")
     if not isinstance(raw, dict):
-        raise _bad(msg.SCH_STREAM)
+        raise msg.SCH_STREAM.error()
     name = json_str(raw.get("name"))
     if name is None:
-        raise _bad(msg.SCH_STREAM_NAME)
+        raise msg.SCH_STREAM_NAME.error()
     audio_map: tuple[AudioMapItem, ...] | None = None
     if raw.get("audioMap") is not None:
         if not isinstance(raw["audioMap"], list):
-            raise _bad(msg.SCH_AUDIO_MAP)
+            raise msg.SCH_AUDIO_MAP.error()
         audio_map = tuple(
             AudioMapItem(
                 json_str(a.get("name")) or "",
@@ -351,7 +347,7 @@ def parse_schedule(body: dict[str, Any], now: float | None = None) -> Schedule:
     if body.get("fallbackProgram") is not None:
         raw = body["fallbackProgram"]
         if not isinstance(raw, dict):
-            raise _bad(msg.SCH_FALLBACK)
+            raise msg.SCH_FALLBACK.error()
         fallback = Program(
             json_str(raw.get("name")) or "", 0.0, _flag(raw, "repeat", False), _items(raw)
         )
@@ -359,7 +355,7 @@ def parse_schedule(body: dict[str, Any], now: float | None = None) -> Schedule:
     if body.get("programs") is not None:
         raw_programs = body["programs"]
         if not isinstance(raw_programs, list):
-            raise _bad(msg.SCH_PROGRAMS)
+            raise msg.SCH_PROGRAMS.error()
         entries = _object_list(raw_programs)
         for index, raw in enumerate(entries):
             scheduled = _scheduled(raw)
@@ -506,10 +502,10 @@ class MultiplexInfo:
 _MUX_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+(/[^\s]*)?")
 
 
-def _required_str(raw: dict[str, Any], key: str, text: str) -> str:
+def _required_str(raw: dict[str, Any], key: str, missing: Message) -> str:
     value = json_str(raw.get(key))
     if value is None:
-        raise _bad(text)
+        raise missing.error()
     return value
 
 
@@ -527,10 +523,10 @@ def _mux_source(raw: dict[str, Any]) -> MuxSource:
     name = _required_str(raw, "name", msg.MUX_SOURCE_NAME)
     url = _required_str(raw, "url", msg.MUX_SOURCE_URL)
     if not _MUX_URL.fullmatch(url):
-        raise _bad(msg.MUX_SOURCE_URL_PARSE.format(url=url))
+        raise msg.MUX_SOURCE_URL_PARSE.error(url=url)
     track_map = raw.get("trackMap")
     if not isinstance(track_map, list):
-        raise _bad(msg.MUX_TRACK_MAP)
+        raise msg.MUX_TRACK_MAP.error()
     return MuxSource(name, url, tuple(_mux_track(t) for t in _object_list(track_map)))
 
 
@@ -558,7 +554,7 @@ def _mux_playlist(raw: dict[str, Any], variants: set[str]) -> MuxPlaylist:
         )
         for kind, variant in (("video", rendition.video), ("audio", rendition.audio)):
             if variant and variant not in variants:
-                raise _bad(msg.MUX_VARIANT.format(kind=kind, name=variant))
+                raise msg.MUX_VARIANT.error(kind=kind, name=variant)
         renditions.append(rendition)
     return MuxPlaylist(name, file_name, tuple(options), tuple(renditions))
 
@@ -567,11 +563,11 @@ def parse_multiplex(body: dict[str, Any]) -> Multiplex:
     """A multiplex channel from its JSON form."""
     output = body.get("outputStream")
     if not isinstance(output, dict):
-        raise _bad(msg.MUX_OUTPUT)
+        raise msg.MUX_OUTPUT.error()
     name = _required_str(output, "name", msg.MUX_OUTPUT_NAME)
     raw_sources = body.get("sourceStreams")
     if not isinstance(raw_sources, list):
-        raise _bad(msg.MUX_SOURCES)
+        raise msg.MUX_SOURCES.error()
     sources = tuple(_mux_source(s) for s in _object_list(raw_sources))
     variants = {t.new_track_name for s in sources for t in s.track_map}
     raw_playlists = body.get("playlists")
@@ -605,7 +601,7 @@ def check_channel_name(name: str) -> None:
         or _BAD_NAME.search(name)
         or size + len(SCHEDULE_SUFFIX) > _NAME_MAX
     ):
-        raise _bad(msg.INVALID_STREAM_NAME)
+        raise msg.INVALID_STREAM_NAME.error()
 
 
 def channel_file(directory: str, name: str, suffix: str) -> str:

@@ -183,12 +183,12 @@ class Certificates:
         """
         tls = self.api_tls
         if tls is None:
-            raise ApiError(400, msg.API_TLS_NOT_ENABLED)
+            raise msg.API_TLS_NOT_ENABLED.error()
         try:
             loaded = load_certificate(API_CERTIFICATE, tls, clock=self.clock)
         except CertificateError as exc:
             log.warning("Failed to create a certificate for the API Server: %s", exc)
-            raise ApiError(500, msg.API_CERT_FAILED) from None
+            raise msg.API_CERT_FAILED.error() from None
         with self._lock:
             self._api = loaded
         first_error: Exception | None = None

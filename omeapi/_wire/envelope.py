@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from omeapi._errors import ApiError, ConfigError
-from omeapi._messages import REASON_PHRASES, reason_phrase
+from omeapi._errors import REASON_PHRASES, ApiError, ConfigError, reason_phrase
 
 __all__ = [
     "JSON_CONTENT_TYPE",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from omeapi import _messages as msg
-from omeapi._errors import ApiError
 
 __all__ = [
     "INT32",
@@ -59,5 +58,5 @@ def action_object(body: Any) -> dict[str, Any]:
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise ApiError(400, msg.BODY_MUST_BE_OBJECT)
+        raise msg.BODY_MUST_BE_OBJECT.error()
     return body
