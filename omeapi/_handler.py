@@ -8,10 +8,8 @@ exception is logged and answered with OME's 500 envelope, and tests look for any
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from omeapi import _messages as msg
 from omeapi._access.auth import AuthVerifier, FailureBrake
@@ -23,6 +21,7 @@ from omeapi._errors import ApiError, ConfigError, StoreError
 from omeapi._routes import Router
 from omeapi._services import AuditSource, Services, current_source
 from omeapi._wire.envelope import JSON_CONTENT_TYPE, Reply, config_error, error
+from omeapi._wire.json_body import parse_json_body
 from omeapi._wire.request import ApiRequest, ApiResponse
 
 if TYPE_CHECKING:
@@ -47,56 +46,9 @@ _HTML_TYPE = ("Content-Type", "text/html")
 _VARY = (("Vary", "Origin"),)
 _READS = frozenset({"GET", "HEAD"})
 
-_JSON_REASONS = (
-    ("Expecting property name enclosed in double quotes", "Missing '}' or object member name"),
-    ("Expecting value", "Syntax error: value, object or array expected."),
-    ("Extra data", "Extra non-whitespace after JSON value."),
-    ("Expecting ',' delimiter", "Missing ',' or '}' in object declaration"),
-    ("Expecting ':' delimiter", "Missing ':' after object member name"),
-    ("Unterminated string", "Missing '\"' at the end of the string"),
-)
-
 
 def _cors_policy(block: CrossDomains | None, scope: str) -> CorsPolicy | None:
     return None if block is None else CorsPolicy.compile(block.urls, block.headers, scope)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    # 1e400 would become inf, which no JSON writer can give back (it would print Infinity).
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"Number out of range: {text}")
-    return value
-
-
-def parse_json_body(body: bytes) -> Any:
-    """A request body as strict JSON (RFC 8259); no body is ``null``.
-
-    Errors keep OME's ``[JSON] * Line L, Column C`` shape.
-    """
-    if not body:
-        return None
-    try:
-        text = body.decode("utf-8-sig")  # a leading BOM is skipped, as OME does
-    except UnicodeDecodeError as exc:
-        raise msg.JSON_ERROR.error(line=1, column=exc.start + 1, reason="Invalid UTF-8") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as exc:
-        reason = exc.msg
-        for python, ours in _JSON_REASONS:
-            if reason.startswith(python):
-                reason = ours
-                break
-        raise msg.JSON_ERROR.error(line=exc.lineno, column=exc.colno, reason=reason) from None
-    except ValueError as exc:  # NaN / Infinity
-        raise msg.JSON_ERROR.error(line=1, column=1, reason=str(exc)) from None
-    except RecursionError:
-        raise msg.JSON_ERROR.error(line=1, column=1, reason="Nesting is too deep") from None
 
 
 class Api:

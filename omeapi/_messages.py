@@ -19,6 +19,12 @@ JSON_ERROR = Message(400, "[JSON] * Line {line}, Column {column}\n  {reason}\n")
 BODY_MUST_BE_ARRAY = Message(400, "Request body must be an array")
 BODY_MUST_BE_OBJECT = Message(400, "Request body must be an object")
 ITEMS_MUST_BE_OBJECTS = Message(400, "Request body must be an array of objects")
+# omeapi: bounds on what one request may ask for (docs/compatibility.md)
+JSON_TOO_COMPLEX = Message(400, "Request body is too complex: more than {limit}")
+TOO_MANY_ITEMS = Message(400, "Request body has too many items: {count} (limit: {limit})")
+UNREACHABLE_NAME = Message(
+    400, "Invalid {kind} name: [{name}] (a {kind} name cannot contain {characters})"
+)
 
 # Lookups
 VHOST_NOT_FOUND = Message(404, "Could not find the virtual host: [{vhost}]")

@@ -7,7 +7,7 @@ from typing import Any
 
 from omeapi import _messages as msg
 from omeapi._config import ApplicationConfig, application_from_json
-from omeapi._controllers.call import Call, require_array, require_object
+from omeapi._controllers.call import Call, check_reachable, require_array, require_object
 from omeapi._errors import ApiError
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok, ok_raw, plain
 
@@ -87,6 +87,7 @@ def create_apps(call: Call) -> Reply:
     for item in require_array(call.body):
         app = application_from_json(_with_defaults(item))
         try:
+            check_reachable("application", app.name)
             entry = call.services.coordinator.create_app(vhost.name, app)
         except ApiError as exc:
             results.append(ItemResult.failure(exc))

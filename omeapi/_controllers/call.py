@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from omeapi._services import Services
     from omeapi._state.registry import AppEntry, Snapshot, VhostEntry
 
-__all__ = ["Call", "require_array", "require_object"]
+__all__ = ["MAX_ITEMS", "Call", "check_reachable", "require_array", "require_object"]
 
 
 class Call:
@@ -59,10 +59,36 @@ class Call:
         return f"{self.request.method} {self.request.path}"
 
 
+#: Most items one multi-item request may carry: each is its own change (and its own entry
+#: in the answer), so a body of 300,000 tiny items would cost seconds and megabytes.
+MAX_ITEMS = 1000
+
+
 def require_array(body: Any) -> list[Any]:
+    """The body as a list of at most :data:`MAX_ITEMS` items, or OME's 400."""
     if not isinstance(body, list):
         raise msg.BODY_MUST_BE_ARRAY.error()
+    if len(body) > MAX_ITEMS:
+        raise msg.TOO_MANY_ITEMS.error(count=len(body), limit=MAX_ITEMS)
     return body
+
+
+#: resource → the characters its name cannot hold: no route could reach it (a ``/`` ends
+#: the path segment; a ``:`` starts an action suffix such as ``:startPush``).
+_PATH_CHARACTERS = {
+    "virtual host": "/:",
+    "application": "/:",
+    "output profile": "/",
+    "stream": "/:",
+}
+
+
+def check_reachable(kind: str, name: str) -> None:
+    """Refuse to create a ``kind`` whose ``name`` no path could reach (400)."""
+    characters = _PATH_CHARACTERS[kind]
+    if any(c in name for c in characters):
+        quoted = " or ".join(f"'{c}'" for c in characters)
+        raise msg.UNREACHABLE_NAME.error(kind=kind, name=name, characters=quoted)
 
 
 def require_object(body: Any) -> dict[str, Any]:

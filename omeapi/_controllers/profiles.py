@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from omeapi import _messages as msg
 from omeapi._config import ApplicationConfig, OutputProfileConfig, application_from_json
-from omeapi._controllers.call import Call, require_array, require_object
+from omeapi._controllers.call import Call, check_reachable, require_array, require_object
 from omeapi._errors import ApiError, ConfigError
 from omeapi._wire.envelope import ItemResult, Reply, dumps, multi, ok_raw, plain
 
@@ -75,6 +75,7 @@ def validate_profile(item: Any) -> dict[str, Any]:
         and isinstance(encodes, dict)
     ):
         raise msg.PROFILE_TYPES.error()
+    check_reachable("output profile", item["name"])
     if "videos" not in encodes and "audios" not in encodes:
         raise msg.PROFILE_NO_ENCODES.error()
     videos, audios = encodes.get("videos", []), encodes.get("audios", [])

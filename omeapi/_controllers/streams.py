@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from omeapi import _messages as msg
-from omeapi._controllers.call import Call, require_object
+from omeapi._controllers.call import Call, check_reachable, require_object
 from omeapi._controllers.lookups import input_stream, stream_not_found
 from omeapi._controllers.outcomes import Outcomes, answering
 from omeapi._engine.values import PullProperties, PullRequest
@@ -58,6 +58,7 @@ def create_stream(call: Call) -> Reply:
         raise msg.PULL_URLS_EMPTY.error()
     if not all(isinstance(url, str) for url in urls):
         raise msg.PULL_URL_NOT_STRING.error()
+    check_reachable("stream", name)
     engine = call.services.engine
     if name in engine.list_streams(vhost.name, app.name):
         raise msg.PULL_EXISTS.error()

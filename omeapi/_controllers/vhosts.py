@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from omeapi import _messages as msg
 from omeapi._config import virtual_host_from_json
-from omeapi._controllers.call import Call, require_array
+from omeapi._controllers.call import Call, check_reachable, require_array
 from omeapi._controllers.outcomes import Outcomes, answer, answering
-from omeapi._errors import ConfigError, EngineError, EngineResult
+from omeapi._errors import ApiError, ConfigError, EngineError, EngineResult
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok_raw, plain
 
 __all__ = ["create_vhosts", "delete_vhost", "get_vhost", "list_vhosts"]
@@ -36,6 +36,13 @@ def create_vhosts(call: Call) -> Reply:
         try:
             vhost = virtual_host_from_json(item)
         except ConfigError as exc:
+            results.append(ItemResult.failure(exc))
+            continue
+        try:
+            check_reachable("virtual host", vhost.name)
+            for app in vhost.applications:
+                check_reachable("application", app.name)
+        except ApiError as exc:
             results.append(ItemResult.failure(exc))
             continue
         try:
