@@ -37,6 +37,8 @@ VHOST_EXISTS = Message(409, "The virtual host already exists: [{vhost}]")
 VHOST_CREATE_FAILED = Message(400, "Failed to create the virtual host: [{vhost}]")
 VHOST_DELETE_FAILED = Message(500, "Failed to delete the virtual host: [{vhost}]")
 VHOST_NOT_EXISTS = Message(404, "The virtual host not exists: [{vhost}]")
+# omeapi: TLS files are tried when a vhost is created (docs/compatibility.md)
+VHOST_TLS_INVALID = Message(400, "Invalid TLS files for the virtual host: [{vhost}] ({detail})")
 
 # Storage (omeapi: <Managers><API><Storage> works)
 STORE_UNAVAILABLE = Message(503, "The API storage is unavailable")

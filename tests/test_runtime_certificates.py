@@ -224,3 +224,49 @@ def test_a_chain_file_without_certificates_is_fine(tmp_path: Path, ca: trustme.C
     files.chain.write_text("")
     loaded = load_certificate("v", TlsConfig(str(files.cert), str(files.key), str(files.chain)))
     assert loaded.chain_path == str(files.chain)
+
+
+# -- API-created vhosts: TLS files are tried at creation ----------------------------------
+
+
+def _vhost_with_tls(name: str, files: Files) -> dict[str, object]:
+    tls = {"certPath": str(files.cert), "keyPath": str(files.key)}
+    return {"name": name, "host": {"names": ["*"], "tls": tls}}
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        (lambda files: files.key.unlink(), "No such file or directory"),
+        (lambda files: shutil.copy(files.chain, files.key), "Could not create a certificate"),
+    ],
+    ids=["missing-key", "key-is-a-certificate"],
+)
+def test_a_vhost_with_broken_tls_files_is_refused_at_creation(
+    tmp_path: Path, ca: trustme.CA, spoil: object, reason: str
+) -> None:
+    files = Files(tmp_path, ca)
+    spoil(files)  # type: ignore[operator]
+    rt = Runtime(tmp_path)
+    status, items = rt.call("POST", "/v1/vhosts", [_vhost_with_tls("tls", files)])
+    assert status == 400
+    [item] = items
+    assert item["statusCode"] == 400
+    assert item["message"].startswith("Invalid TLS files for the virtual host: [tls] ([tls] ")
+    assert reason in item["message"]
+    assert rt.ok("GET", "/v1/vhosts") == ["default"]
+    # So no client can make a later reload of every certificate fail.
+    rt.plain("POST", "/v1/vhosts:reloadAllCertificates")
+
+
+def test_a_vhost_with_good_tls_files_is_created_and_its_certificate_loaded(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    files = Files(tmp_path, ca)
+    rt = Runtime(tmp_path)
+    status, items = rt.call("POST", "/v1/vhosts", [_vhost_with_tls("tls", files)])
+    assert (status, items[0]["statusCode"]) == (200, 200)
+    loaded = rt.api.certificates.vhost("tls")
+    assert loaded is not None and loaded.cert_path == str(files.cert)
+    rt.plain("POST", "/v1/vhosts/tls:reloadCertificate")
+    rt.plain("POST", "/v1/vhosts:reloadAllCertificates")

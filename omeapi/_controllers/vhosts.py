@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from omeapi import _messages as msg
-from omeapi._config import virtual_host_from_json
+from omeapi._config import VirtualHostConfig, virtual_host_from_json
 from omeapi._controllers.call import Call, check_reachable, require_array
 from omeapi._controllers.outcomes import Outcomes, answer, answering
-from omeapi._errors import ApiError, ConfigError, EngineError, EngineResult
+from omeapi._errors import ApiError, CertificateError, ConfigError, EngineError, EngineResult
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok_raw, plain
 
 __all__ = ["create_vhosts", "delete_vhost", "get_vhost", "list_vhosts"]
@@ -29,6 +31,18 @@ def get_vhost(call: Call) -> Reply:
     return ok_raw(call.vhost().json_bytes())
 
 
+def _check(call: Call, vhost: VirtualHostConfig) -> None:
+    """What a new vhost must pass before the engine sees it: names a route can reach, and
+    TLS files that make a certificate (a later certificate reload could not load them)."""
+    check_reachable("virtual host", vhost.name)
+    for app in vhost.applications:
+        check_reachable("application", app.name)
+    try:
+        call.services.certificates.check_vhost(vhost)
+    except CertificateError as exc:
+        raise msg.VHOST_TLS_INVALID.error(vhost=vhost.name, detail=str(exc)) from None
+
+
 def create_vhosts(call: Call) -> Reply:
     """Each item is created on its own; the answer is one entry per item."""
     results: list[ItemResult] = []
@@ -39,9 +53,7 @@ def create_vhosts(call: Call) -> Reply:
             results.append(ItemResult.failure(exc))
             continue
         try:
-            check_reachable("virtual host", vhost.name)
-            for app in vhost.applications:
-                check_reachable("application", app.name)
+            _check(call, vhost)
         except ApiError as exc:
             results.append(ItemResult.failure(exc))
             continue
@@ -51,6 +63,9 @@ def create_vhosts(call: Call) -> Reply:
             results.append(ItemResult.failure(answer(_CREATE, exc, vhost=vhost.name)))
             continue
         if created:
+            # Loaded again now that it is in use: check_vhost only tried its files.
+            with contextlib.suppress(CertificateError):
+                call.services.certificates.reload_vhost(vhost)
             results.append(ItemResult.success(vhost.to_json()))
         else:
             results.append(ItemResult.failure(msg.VHOST_EXISTS.error(vhost=vhost.name)))

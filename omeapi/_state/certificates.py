@@ -202,6 +202,13 @@ class Certificates:
             raise ApiError(500, str(first_error) or type(first_error).__name__)
         return loaded
 
+    def check_vhost(self, vhost: VirtualHostConfig) -> None:
+        """Load a vhost's certificate files without installing them (nothing to do without
+        TLS): :class:`CertificateError` when they do not make a certificate."""
+        tls = _vhost_tls(vhost)
+        if tls is not None:
+            load_certificate(vhost.name, tls, clock=self.clock)
+
     def reload_vhost(self, vhost: VirtualHostConfig) -> LoadedCertificate | None:
         """Re-read a vhost's certificate (None: the vhost has no TLS); on
         :class:`CertificateError` the previous certificate stays."""
