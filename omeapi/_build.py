@@ -16,7 +16,9 @@ from omeapi._access.auth import FailureBrake
 from omeapi._config import ServerConfig, load_server_config
 from omeapi._engine.protocol import MediaEngine
 from omeapi._errors import ConfigError, StoreError
-from omeapi._handler import DEFAULT_BODY_LIMIT, Api
+from omeapi._handler import DEFAULT_BODY_LIMIT, Api, Observer
+from omeapi._ops.access_log import AccessLog
+from omeapi._ops.metrics import PrometheusMetrics
 from omeapi._services import Services
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._state.certificates import Certificates
@@ -38,6 +40,9 @@ def open_api(
     body_limit: int = DEFAULT_BODY_LIMIT,
     brake: FailureBrake | bool = True,
     start_engine: bool = True,
+    access_log: str | None = None,
+    metrics_path: str | None = None,
+    health: bool = True,
 ) -> Api:
     """The API for ``config`` (a parsed config, or a Server.xml path read with ``environ``).
 
@@ -47,6 +52,11 @@ def open_api(
     path, a ``postgresql://`` URL, ``memory``), or None for what
     ``<Managers><API><Storage>`` says (in memory without it).  A store given as a location
     is closed by :meth:`Api.close`; one passed in belongs to the caller.
+
+    ``access_log`` (``"text"`` or ``"json"``) writes a line per request to the
+    ``omeapi.access`` logger; ``metrics_path`` (e.g. ``"/metrics"``) serves Prometheus
+    metrics there to authenticated requests (the ``metrics`` extra); ``health`` answers
+    ``/healthz`` and ``/readyz``.
 
     Raises :class:`~omeapi.ConfigError` for a config or store that cannot be used, and
     :class:`~omeapi.EngineError` if the engine cannot start a vhost or app of Server.xml.
@@ -82,7 +92,24 @@ def open_api(
         follower=StoreFollower(registry, coordinator) if opened.shared else None,
         owns_store=owned,
     )
-    return Api(services, allow_no_auth=allow_no_auth, body_limit=body_limit, brake=brake)
+    observers: list[Observer] = []
+    if access_log is not None:
+        observers.append(AccessLog(access_log))
+    metrics: PrometheusMetrics | None = None
+    if metrics_path is not None:
+        metrics = PrometheusMetrics()
+        observers.append(metrics)
+        coordinator.subscribe(metrics.on_app_event)
+    return Api(
+        services,
+        allow_no_auth=allow_no_auth,
+        body_limit=body_limit,
+        brake=brake,
+        observers=observers,
+        health=health,
+        metrics_path=metrics_path,
+        metrics=metrics.render if metrics is not None else None,
+    )
 
 
 def _open_store(config: ServerConfig, store: Store | str | None) -> Store:

@@ -9,6 +9,8 @@ exception is logged and answered with OME's 500 envelope, and tests look for any
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from omeapi import _messages as msg
@@ -20,7 +22,7 @@ from omeapi._controllers.call import Call
 from omeapi._errors import ApiError, ConfigError, StoreError
 from omeapi._routes import Router
 from omeapi._services import AuditSource, Services, current_source
-from omeapi._wire.envelope import JSON_CONTENT_TYPE, Reply, config_error, error
+from omeapi._wire.envelope import JSON_CONTENT_TYPE, Reply, config_error, error, plain
 from omeapi._wire.json_body import parse_json_body
 from omeapi._wire.request import ApiRequest, ApiResponse
 
@@ -33,7 +35,15 @@ if TYPE_CHECKING:
     from omeapi._state.restart import RestartCoordinator
     from omeapi._stores.base import Store
 
-__all__ = ["DEFAULT_BODY_LIMIT", "Api"]
+__all__ = ["DEFAULT_BODY_LIMIT", "HEALTH_PATH", "READY_PATH", "Api", "Observer"]
+
+#: Called after each request with the request, the response and the seconds it took.
+Observer = Callable[[ApiRequest, ApiResponse, float], None]
+
+#: Liveness and readiness probes (no token, any Host).
+HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 log = logging.getLogger("omeapi")
 
@@ -63,6 +73,12 @@ class Api:
     With a store other processes share, every request first reloads it if it changed, and
     :meth:`start` starts the thread that applies other processes' changes to the engine:
     whoever serves the API calls :meth:`start` and :meth:`close`.
+
+    ``observers`` are called after each request with the request, the response and the
+    seconds it took (the access log, metrics).  ``health`` answers ``GET /healthz`` (alive)
+    and ``GET /readyz`` (the store can be read) without Host check or token.  With
+    ``metrics_path``, ``GET <metrics_path>`` answers ``metrics()`` (Prometheus text) to
+    authenticated requests.
     """
 
     def __init__(
@@ -72,8 +88,18 @@ class Api:
         allow_no_auth: bool = False,
         body_limit: int = DEFAULT_BODY_LIMIT,
         brake: FailureBrake | bool = True,
+        observers: Sequence[Observer] = (),
+        health: bool = True,
+        metrics_path: str | None = None,
+        metrics: Callable[[], bytes] | None = None,
     ) -> None:
         self.services = services
+        self._observers = tuple(observers)
+        self._probes: dict[str, Callable[[], Reply]] = (
+            {HEALTH_PATH: lambda: plain(200), READY_PATH: self._ready} if health else {}
+        )
+        self._metrics_path = metrics_path
+        self._metrics = metrics
         config = services.config
         self._shared = services.store.shared
         self._started = False
@@ -146,7 +172,26 @@ class Api:
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """Answer one request.  Never raises."""
+        observers = self._observers
+        if not observers:
+            return self._answer(request)
+        started = time.perf_counter()
+        response = self._answer(request)
+        seconds = time.perf_counter() - started
+        for observer in observers:
+            try:
+                observer(request, response, seconds)
+            except Exception:  # a log or metric must never cost the answer
+                log.exception("observer %r failed", observer)
+        return response
+
+    def _answer(self, request: ApiRequest) -> ApiResponse:
         headers = request.headers
+        probe = self._probes.get(request.path)
+        if probe is not None and request.method in _READS:
+            # Health probes come from load balancers with any Host and no token; the
+            # answer is a bare status, so it tells an attacker nothing.
+            return self._respond(request, probe(), (), route=request.path)
         try:
             self.hosts.check(headers.get("host"))
         except ApiError as exc:
@@ -157,8 +202,9 @@ class Api:
         if request.method == "OPTIONS":
             return ApiResponse(204, (*cors, _SERVER, _HTML_TYPE))
         extra: tuple[tuple[str, str], ...] = ()
+        named = [""]
         try:
-            reply = self._dispatch(request)
+            reply = self._dispatch(request, named)
         except ApiError as exc:
             reply = error(exc)
             extra = exc.headers
@@ -170,12 +216,19 @@ class Api:
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, request.path)
             reply = error(msg.INTERNAL_ERROR.error())
-        return self._respond(request, reply, cors, extra)
+        return self._respond(request, reply, cors, extra, named[0])
 
-    def _dispatch(self, request: ApiRequest) -> Reply:
+    def _dispatch(self, request: ApiRequest, named: list[str]) -> Reply:
         auth = self.auth
         if auth is not None:
             auth.verify(request.headers.get("authorization"), request.client)
+        if (
+            request.path == self._metrics_path
+            and self._metrics is not None
+            and request.method in _READS
+        ):
+            named[0] = "metrics"
+            return Reply(200, self._metrics(), METRICS_CONTENT_TYPE)
         match = self.router.match(request.method, request.path)
         if match is None:
             allowed = self.router.allowed(request.path)
@@ -187,6 +240,7 @@ class Api:
         if len(request.body) > self.body_limit:
             raise msg.BODY_TOO_LARGE.error(size=len(request.body), limit=self.body_limit)
         route = match.route
+        named[0] = route.action
         body = parse_json_body(request.body) if route.body else None
         if self._shared:
             self._refresh(request)
@@ -202,13 +256,22 @@ class Api:
     def _refresh(self, request: ApiRequest) -> None:
         """Show what other processes changed: one counter read when nothing did."""
         try:
-            if self.services.registry.refresh() and self._started:
-                self.services.follower.poke()  # type: ignore[union-attr]  # and their changes reach this process's engine
+            follower = self.services.follower
+            if self.services.registry.refresh() and self._started and follower is not None:
+                follower.poke()  # and their changes reach this process's engine
         except StoreError as exc:
             if request.method not in _READS:
                 raise
             # A read is answered from the last state seen rather than not at all.
             log.warning("the store %s cannot be read: %s", self.services.store.location, exc)
+
+    def _ready(self) -> Reply:
+        """Ready when the store can be read (always, for the in-memory one)."""
+        try:
+            self.services.registry.refresh()
+        except StoreError:
+            return plain(503)
+        return plain(200)
 
     @staticmethod
     def _respond(
@@ -216,9 +279,15 @@ class Api:
         reply: Reply,
         cors: tuple[tuple[str, str], ...],
         extra: tuple[tuple[str, str], ...] = (),
+        route: str = "",
     ) -> ApiResponse:
         body = reply.body
-        headers = (*cors, *extra, _JSON_TYPE, _SERVER, ("Content-Length", str(len(body))))
+        kind = (
+            _JSON_TYPE
+            if reply.content_type is JSON_CONTENT_TYPE
+            else ("Content-Type", reply.content_type)
+        )
+        headers = (*cors, *extra, kind, _SERVER, ("Content-Length", str(len(body))))
         if request.method == "HEAD":
             body = b""
-        return ApiResponse(reply.status, headers, body)
+        return ApiResponse(reply.status, headers, body, route)

@@ -32,13 +32,15 @@ JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 
 
 class Reply:
-    """A status and an already-serialised JSON body (what a controller answers)."""
+    """A status and an already-serialised body (what a controller answers): JSON unless
+    ``content_type`` says otherwise."""
 
-    __slots__ = ("body", "status")
+    __slots__ = ("body", "content_type", "status")
 
-    def __init__(self, status: int, body: bytes) -> None:
+    def __init__(self, status: int, body: bytes, content_type: str = JSON_CONTENT_TYPE) -> None:
         self.status = status
         self.body = body
+        self.content_type = content_type
 
     def __repr__(self) -> str:
         return f"Reply({self.status}, {self.body!r})"

@@ -74,6 +74,8 @@ class ApiResponse:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes = b""
+    #: the name of the route that answered (``""`` when none did), for logs and metrics
+    route: str = ""
 
     def header(self, name: str) -> str | None:
         """The first header called ``name`` (case-insensitive)."""
