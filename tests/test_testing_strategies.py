@@ -85,7 +85,9 @@ def test_profile_near_misses_get_their_answer(near: ts.NearMiss) -> None:
 
 
 @FUZZ
-@given(ts.virtual_host_json(), ts.application_json(), ts.output_profile_json(min_encodes=1))
+@given(
+    ts.virtual_host_json(tls=False), ts.application_json(), ts.output_profile_json(min_encodes=1)
+)
 def test_valid_bodies_are_accepted(
     vhost: dict[str, Any], app: dict[str, Any], profile: dict[str, Any]
 ) -> None:

@@ -52,6 +52,10 @@ def create_vhosts(call: Call) -> Reply:
         except ConfigError as exc:
             results.append(ItemResult.failure(exc))
             continue
+        if call.services.registry.vhost(vhost.name) is not None:
+            # Taken: OME's 409, whatever else is wrong with the item.
+            results.append(ItemResult.failure(msg.VHOST_EXISTS.error(vhost=vhost.name)))
+            continue
         try:
             _check(call, vhost)
         except ApiError as exc:
