@@ -496,7 +496,10 @@ class ConformanceMachine(RuleBasedStateMachine):
         bodies: list[dict[str, Any]] = []
         apps_of: list[list[str]] = []
         for name in names:
-            body: dict[str, Any] = {**data.draw(virtual_host_json(tls=False), label="vhost"), "name": name}
+            body: dict[str, Any] = {
+                **data.draw(virtual_host_json(tls=False), label="vhost"),
+                "name": name,
+            }
             apps: list[str] = []
             if data.draw(st.booleans(), label="with apps"):
                 apps = data.draw(st.lists(st.sampled_from(_APPS), unique=True, max_size=2))
