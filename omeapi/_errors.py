@@ -13,6 +13,8 @@ from omeapi._messages import reason_phrase
 
 __all__ = [
     "ApiError",
+    "AppNotFound",
+    "AppOperationError",
     "AuthError",
     "CertificateError",
     "ConfigError",
@@ -172,6 +174,30 @@ class EngineError(OmeapiError):
         super().__init__(detail or result.value)
         self.result = result
         self.detail = detail
+
+
+class AppOperationError(OmeapiError):
+    """The engine refused to ``op`` (``create`` or ``delete``) an app; ``result`` says how.
+
+    A domain error: the controllers turn it into OME's answer (the coordinator never
+    speaks HTTP).
+    """
+
+    def __init__(self, op: str, vhost: str, app: str, result: EngineResult) -> None:
+        super().__init__(f"{op} {vhost}/{app}: {result.value}")
+        self.op = op
+        self.vhost = vhost
+        self.app = app
+        self.result = result
+
+
+class AppNotFound(OmeapiError):
+    """The app to change does not exist (any more: deleted meanwhile, perhaps elsewhere)."""
+
+    def __init__(self, vhost: str, app: str) -> None:
+        super().__init__(f"{vhost}/{app} does not exist")
+        self.vhost = vhost
+        self.app = app
 
 
 class StoreError(OmeapiError):

@@ -1138,7 +1138,7 @@ def assert_engine_agrees(client: Client) -> None:
         (vhost.name, app.name): app.config.to_json()
         for vhost in snapshot.vhosts.values()
         for app in vhost.apps.values()
-        if not app.failed
+        if not client.api.coordinator.failed(vhost.name, app.name)
     }
     running = {key: config.to_json() for key, config in client.engine.applications().items()}
     assert running == expected

@@ -8,7 +8,8 @@ from typing import Any
 from omeapi import _messages as msg
 from omeapi._config import ApplicationConfig, application_from_json
 from omeapi._controllers.call import Call, require_array, require_object
-from omeapi._errors import ApiError
+from omeapi._controllers.outcomes import answered, app_operation_error
+from omeapi._errors import ApiError, AppOperationError
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok, ok_raw, plain
 
 __all__ = [
@@ -88,8 +89,8 @@ def create_apps(call: Call) -> Reply:
         app = application_from_json(_with_defaults(item))
         try:
             entry = call.api.coordinator.create_app(vhost.name, app)
-        except ApiError as exc:
-            results.append(ItemResult.failure(exc))
+        except AppOperationError as exc:
+            results.append(ItemResult.failure(app_operation_error(exc)))
             continue
         results.append(ItemResult.success(entry.api_json()))
     return multi(results)
@@ -114,14 +115,20 @@ def patch_app(call: Call) -> Reply:
             raise ApiError(400, msg.CANNOT_CHANGE.format(key=key))
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
-        return application_from_json(deep_merge(current.to_json(), body))
+        # deep_merge builds new objects along the patch: the shared value is only read.
+        merged = deep_merge(current.json_value, body)
+        if merged == current.json_value:
+            return current  # a patch that alters nothing: parsing it again gives the same
+        return application_from_json(merged)
 
-    entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    with answered():
+        entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     return ok_raw(entry.api_json_bytes())
 
 
 def delete_app(call: Call) -> Reply:
     vhost, app = call.app()
     call.writable(vhost)
-    call.api.coordinator.delete_app(vhost.name, app.name)
+    with answered():
+        call.api.coordinator.delete_app(vhost.name, app.name)
     return plain(200)

@@ -12,6 +12,7 @@ from typing import Any
 from omeapi import _messages as msg
 from omeapi._config import ApplicationConfig, OutputProfileConfig, application_from_json
 from omeapi._controllers.call import Call, require_array, require_object
+from omeapi._controllers.outcomes import answered
 from omeapi._errors import ApiError, ConfigError
 from omeapi._state.registry import AppEntry, VhostEntry
 from omeapi._wire.envelope import ItemResult, Reply, dumps, multi, ok_raw, plain
@@ -129,7 +130,8 @@ def create_profiles(call: Call) -> Reply:
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
         return _edited(current, append)
 
-    entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    with answered():
+        entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     results: list[ItemResult] = []
     for result in outcome:
         if isinstance(result, ItemResult):
@@ -160,7 +162,8 @@ def patch_profile(call: Call) -> Reply:
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
         return _edited(current, replace)
 
-    entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    with answered():
+        entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     stored = entry.config.profile(name)
     if stored is None:  # OME answers 200 with `null` here; never us
         raise _not_found(vhost.name, app.name, name)
@@ -179,5 +182,6 @@ def delete_profile(call: Call) -> Reply:
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
         return _edited(current, remove)
 
-    call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    with answered():
+        call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     return plain(200)
