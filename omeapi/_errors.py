@@ -14,6 +14,8 @@ import attrs
 __all__ = [
     "REASON_PHRASES",
     "ApiError",
+    "AppNotFound",
+    "AppOperationError",
     "AuthError",
     "CertificateError",
     "ConfigError",
@@ -224,6 +226,29 @@ class EngineError(OmeapiError):
         super().__init__(detail or result.value)
         self.result = result
         self.detail = detail
+
+
+class AppOperationError(EngineError):
+    """The engine refused to ``op`` (``create`` or ``delete``) an app; ``result`` says how.
+
+    A domain error: each controller's outcome table turns it into OME's answer (the
+    coordinator never speaks HTTP).
+    """
+
+    def __init__(self, op: str, vhost: str, app: str, result: EngineResult) -> None:
+        super().__init__(result, f"{op} {vhost}/{app}: {result.value}")
+        self.op = op
+        self.vhost = vhost
+        self.app = app
+
+
+class AppNotFound(OmeapiError):
+    """The app to change does not exist (any more: deleted meanwhile, perhaps elsewhere)."""
+
+    def __init__(self, vhost: str, app: str) -> None:
+        super().__init__(f"{vhost}/{app} does not exist")
+        self.vhost = vhost
+        self.app = app
 
 
 class StoreError(OmeapiError):

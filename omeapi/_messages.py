@@ -23,7 +23,7 @@ ITEMS_MUST_BE_OBJECTS = Message(400, "Request body must be an array of objects")
 JSON_TOO_COMPLEX = Message(400, "Request body is too complex: more than {limit}")
 TOO_MANY_ITEMS = Message(400, "Request body has too many items: {count} (limit: {limit})")
 UNREACHABLE_NAME = Message(
-    400, "Invalid {kind} name: [{name}] (a {kind} name cannot contain {characters})"
+    400, "Invalid {kind} name: [{name}] (the name cannot contain {characters})"
 )
 
 # Lookups
@@ -43,7 +43,13 @@ VHOST_TLS_INVALID = Message(400, "Invalid TLS files for the virtual host: [{vhos
 # Storage (omeapi: <Managers><API><Storage> works)
 STORE_UNAVAILABLE = Message(503, "The API storage is unavailable")
 
-# Applications
+# Applications (OME's orchestrator results; a restart fails as a create)
+APP_CREATE_FAILED = Message(500, "Failed to create the application: [{vhost}/{app}]")
+APP_CREATE_EXISTS = Message(409, "Could not create the application: [{vhost}/{app}] already exists")
+APP_CREATE_NOT_EXISTS = Message(404, "Could not create the application: [{vhost}/{app}] not exists")
+APP_DELETE_FAILED = Message(500, "Failed to delete the application: [{vhost}/{app}]")
+APP_DELETE_EXISTS = Message(409, "Could not delete the application: [{vhost}/{app}] already exists")
+APP_DELETE_NOT_EXISTS = Message(404, "Could not delete the application: [{vhost}/{app}] not exists")
 CANNOT_CHANGE = Message(400, "Cannot change [{key}] using this API")
 
 # Output profiles

@@ -264,7 +264,7 @@ def test_concurrent_writers_and_readers(fast_switching: None) -> None:
     registry = client.api.registry.vhost(VHOST)
     assert registry is not None
     final = {name: entry.config.to_json() for name, entry in registry.apps.items()}
-    assert not any(entry.failed for entry in registry.apps.values())
+    assert not any(client.api.coordinator.failed(VHOST, name) for name in registry.apps)
     engine = client.engine.applications()
     assert {app: c.to_json() for (vh, app), c in engine.items() if vh == VHOST} == final
     listed = client.ok("GET", f"/v1/vhosts/{VHOST}/apps")

@@ -105,14 +105,15 @@ def _refused(kind: str, name: str, characters: str) -> str:
     return msg.UNREACHABLE_NAME.format(kind=kind, name=name, characters=characters)
 
 
-@pytest.mark.parametrize("name", ["a/b", "x:startPush", "/", ":"])
-def test_vhost_names_with_slash_or_colon_are_refused(client: Client, name: str) -> None:
-    response = client.post("/v1/vhosts", [{"name": name}, {"name": "fine"}])
+@pytest.mark.parametrize("name", ["a/b", "/", "a/"])
+def test_vhost_names_with_slash_are_refused(client: Client, name: str) -> None:
+    response = client.post("/v1/vhosts", [{"name": name}, {"name": "fine:1"}])
     assert response.status == 207
     first, second = decode(response)
-    assert first == {"message": _refused("virtual host", name, "'/' or ':'"), "statusCode": 400}
-    assert second["statusCode"] == 200
-    assert client.ok("GET", "/v1/vhosts") == ["default", "fine"]
+    assert first == {"message": _refused("virtual host", name, "'/'"), "statusCode": 400}
+    assert second["statusCode"] == 200  # a ':' is reachable in a vhost segment
+    assert client.ok("GET", "/v1/vhosts") == ["default", "fine:1"]
+    assert client.get("/v1/vhosts/fine:1").status == 200
 
 
 @pytest.mark.parametrize("name", ["a/b", "x:startPush"])
@@ -138,8 +139,7 @@ def test_profile_names_with_slash_are_refused_colon_is_fine(dyn: Client) -> None
     assert dyn.get(PROFILES + "/p:q").status == 200
 
 
-@pytest.mark.parametrize("name", ["s/t", "s:sendEvent"])
-def test_pulled_stream_names_with_slash_or_colon_are_refused(dyn: Client, name: str) -> None:
-    body = {"name": name, "urls": ["rtmp://example.com/live/x"]}
+def test_pulled_stream_names_with_slash_are_refused(dyn: Client) -> None:
+    body = {"name": "s/t", "urls": ["rtmp://example.com/live/x"]}
     response = dyn.post("/v1/vhosts/dynvh/apps/dyn/streams", body)
-    assert response.body == envelope(400, _refused("stream", name, "'/' or ':'"))
+    assert response.body == envelope(400, _refused("stream", "s/t", "'/'"))

@@ -194,7 +194,7 @@ def test_failed_restart_restores_previous_config(
     assert world.running() == without_dynamic(before)
     assert world.app_json() == before
     assert world.client.ok("GET", A + "/outputProfiles") == before_profiles
-    assert not world.api.registry.app("vh", "a").failed  # type: ignore[union-attr]
+    assert not world.api.coordinator.failed("vh", "a")
     # its sessions went with the stopped attempt; nobody else's did
     assert world.sessions() == {**SESSIONS, ("vh", "a"): 0}
     assert world.events == [AppEvent("vh", "a", "rollback", f"{method} {path}", 0, 0.25)]
@@ -214,7 +214,7 @@ def test_double_failure_keeps_the_app_as_failed(world: World, caplog: Any) -> No
     assert world.running() is None  # not running ...
     assert world.app_json() == before  # ... but never gone
     assert world.client.ok("GET", "/v1/vhosts/vh/apps") == ["a", "b"]
-    assert world.api.registry.app("vh", "a").failed  # type: ignore[union-attr]
+    assert world.api.coordinator.failed("vh", "a")
     assert world.events == [AppEvent("vh", "a", "failed", f"PATCH {A}", 0, 0.25)]
     assert (
         "omeapi",
@@ -228,13 +228,13 @@ def test_double_failure_keeps_the_app_as_failed(world: World, caplog: Any) -> No
     response = world.request("PATCH", A, {"publishers": {"appWorkerCount": 3}})
     assert (response.status, response.body) == (500, failure_message())
     assert world.app_json() == before
-    assert world.api.registry.app("vh", "a").failed  # type: ignore[union-attr]
+    assert world.api.coordinator.failed("vh", "a")
 
     # The next change that starts brings it back (even one that alters nothing).
     world.events.clear()
     assert world.request("PATCH", A, {}).status == 200
     assert world.running() == without_dynamic(before)
-    assert not world.api.registry.app("vh", "a").failed  # type: ignore[union-attr]
+    assert not world.api.coordinator.failed("vh", "a")
     assert [e.kind for e in world.events] == ["restart"]
 
 

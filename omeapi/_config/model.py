@@ -44,12 +44,17 @@ __all__ = [
 SUPPORTED_VERSIONS = (8, 9, 10)
 
 
-def _serialised(node: Item) -> bytes:
-    # Configs never change once built, so their JSON is made once; `to_json` copies are
-    # decoded from these bytes, several times cheaper than walking the tree again.
-    return json.dumps(
-        to_json(node), separators=(",", ":"), sort_keys=True, ensure_ascii=True
-    ).encode()
+def _serialised(value: JsonValue) -> bytes:
+    # Configs never change once built, so their JSON is made once (``json_value``, one
+    # walk of the tree) and serialised once; `to_json` copies are decoded from these bytes,
+    # several times cheaper than walking the tree again.
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=True).encode()
+
+
+def _tree_json(node: Item) -> dict[str, JsonValue]:
+    out = to_json(node)
+    assert isinstance(out, dict)  # an app's or profile's item is an object
+    return out
 
 
 VHOST_SPEC = spec_at("Server.VirtualHosts.VirtualHost")
@@ -162,7 +167,13 @@ class OutputProfileConfig:
     @functools.cached_property
     def json_bytes(self) -> bytes:
         """:meth:`to_json` serialised (compact, keys sorted), computed once."""
-        return _serialised(self.node)
+        return _serialised(self.json_value)
+
+    @functools.cached_property
+    def json_value(self) -> dict[str, JsonValue]:
+        """OME's JSON form of the profile, made once and shared: read it, serialise it,
+        merge it into a new value; never change it (:meth:`to_json` gives a copy)."""
+        return _tree_json(self.node)
 
     def to_json(self) -> dict[str, JsonValue]:
         """OME's JSON form of the profile (a fresh copy the caller may change)."""
@@ -195,7 +206,13 @@ class ApplicationConfig:
     @functools.cached_property
     def json_bytes(self) -> bytes:
         """:meth:`to_json` serialised (compact, keys sorted), computed once."""
-        return _serialised(self.node)
+        return _serialised(self.json_value)
+
+    @functools.cached_property
+    def json_value(self) -> dict[str, JsonValue]:
+        """OME's JSON form of the app, made once and shared: read it, serialise it, merge
+        it into a new value; never change it (:meth:`to_json` gives a copy)."""
+        return _tree_json(self.node)
 
     def to_json(self) -> dict[str, JsonValue]:
         """OME's JSON form of the app (without the ``dynamic`` flag the API adds); a fresh
@@ -241,8 +258,19 @@ class VirtualHostConfig:
             return ()
         return self.host.names
 
+    @functools.cached_property
+    def json_value(self) -> dict[str, JsonValue]:
+        """:meth:`to_json`, made once and shared: read it, serialise it; never change it."""
+        return self.to_json()
+
+    @functools.cached_property
+    def json_bytes(self) -> bytes:
+        """:meth:`to_json` serialised (compact, keys sorted), computed once."""
+        return _serialised(self.json_value)
+
     def to_json(self) -> dict[str, JsonValue]:
-        """OME's JSON form of the vhost, without ``applications`` (as GET shows it)."""
+        """OME's JSON form of the vhost, without ``applications`` (as GET shows it); a
+        fresh copy the caller may change."""
         out: dict[str, JsonValue] = to_json(self.node)
         out.pop("applications", None)
         return out

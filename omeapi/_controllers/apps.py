@@ -8,10 +8,12 @@ from typing import Any
 from omeapi import _messages as msg
 from omeapi._config import ApplicationConfig, application_from_json
 from omeapi._controllers.call import Call, check_reachable, require_array, require_object
-from omeapi._errors import ApiError
+from omeapi._controllers.outcomes import Outcomes, answer, answering
+from omeapi._errors import ApiError, AppOperationError, EngineResult
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok, ok_raw, plain
 
 __all__ = [
+    "APP_CHANGE",
     "APP_DEFAULTS",
     "create_apps",
     "deep_merge",
@@ -48,6 +50,18 @@ APP_DEFAULTS: dict[str, Any] = {
             }
         ]
     },
+}
+
+# OME's orchestrator answers; a change restarts the app, so it fails as a create.
+APP_CHANGE: Outcomes = {
+    EngineResult.FAILED: msg.APP_CREATE_FAILED,
+    EngineResult.EXISTS: msg.APP_CREATE_EXISTS,
+    EngineResult.NOT_EXISTS: msg.APP_CREATE_NOT_EXISTS,
+}
+_DELETE: Outcomes = {
+    EngineResult.FAILED: msg.APP_DELETE_FAILED,
+    EngineResult.EXISTS: msg.APP_DELETE_EXISTS,
+    EngineResult.NOT_EXISTS: msg.APP_DELETE_NOT_EXISTS,
 }
 
 #: Keys a PATCH may not touch, checked in this order.
@@ -89,10 +103,13 @@ def create_apps(call: Call) -> Reply:
         try:
             check_reachable("application", app.name)
             entry = call.services.coordinator.create_app(vhost.name, app)
+        except AppOperationError as exc:
+            failure = answer(APP_CHANGE, exc, vhost=vhost.name, app=app.name)
+            results.append(ItemResult.failure(failure))
         except ApiError as exc:
             results.append(ItemResult.failure(exc))
-            continue
-        results.append(ItemResult.success(entry.api_json()))
+        else:
+            results.append(ItemResult.success(entry.api_json()))
     return multi(results)
 
 
@@ -115,14 +132,20 @@ def patch_app(call: Call) -> Reply:
             raise msg.CANNOT_CHANGE.error(key=key)
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
-        return application_from_json(deep_merge(current.to_json(), body))
+        # deep_merge builds new objects along the patch: the shared value is only read.
+        merged = deep_merge(current.json_value, body)
+        if merged == current.json_value:
+            return current  # a patch that alters nothing: parsing it again gives the same
+        return application_from_json(merged)
 
-    entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
+        entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     return ok_raw(entry.api_json_bytes())
 
 
 def delete_app(call: Call) -> Reply:
     vhost, app = call.app()
     call.writable(vhost)
-    call.services.coordinator.delete_app(vhost.name, app.name)
+    with answering(_DELETE, vhost=vhost.name, app=app.name):
+        call.services.coordinator.delete_app(vhost.name, app.name)
     return plain(200)

@@ -73,13 +73,14 @@ def require_array(body: Any) -> list[Any]:
     return body
 
 
-#: resource → the characters its name cannot hold: no route could reach it (a ``/`` ends
-#: the path segment; a ``:`` starts an action suffix such as ``:startPush``).
+#: resource → the characters its name cannot hold: no route could reach it.  A ``/`` ends
+#: every path segment; an app segment also ends at ``:``, where action suffixes such as
+#: ``:startPush`` begin (vhost, profile and stream segments take a ``:``).
 _PATH_CHARACTERS = {
-    "virtual host": "/:",
+    "virtual host": "/",
     "application": "/:",
     "output profile": "/",
-    "stream": "/:",
+    "stream": "/",
 }
 
 

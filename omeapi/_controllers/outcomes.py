@@ -13,7 +13,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 
-from omeapi._errors import ApiError, EngineError, EngineResult, Message, reason_phrase
+from omeapi import _messages as msg
+from omeapi._errors import (
+    ApiError,
+    AppNotFound,
+    EngineError,
+    EngineResult,
+    Message,
+    reason_phrase,
+)
 
 __all__ = ["DEFAULT", "Outcomes", "answer", "answering"]
 
@@ -36,9 +44,12 @@ def answer(outcomes: Outcomes, exc: EngineError, **fields: object) -> ApiError:
 
 @contextlib.contextmanager
 def answering(outcomes: Outcomes, **fields: object) -> Iterator[None]:
-    """Run engine calls; an :class:`~omeapi.EngineError` they raise is answered by
-    ``outcomes`` (see the module docstring)."""
+    """Run engine (or coordinator) calls; an :class:`~omeapi.EngineError` they raise is
+    answered by ``outcomes`` (see the module docstring), an app that is gone by OME's
+    lookup 404."""
     try:
         yield
     except EngineError as exc:
         raise answer(outcomes, exc, **fields) from None
+    except AppNotFound as exc:
+        raise msg.APP_NOT_FOUND.error(vhost=exc.vhost, app=exc.app) from None

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from omeapi import _messages as msg
 from omeapi._config import ApplicationConfig, OutputProfileConfig, application_from_json
+from omeapi._controllers.apps import APP_CHANGE
 from omeapi._controllers.call import Call, check_reachable, require_array, require_object
+from omeapi._controllers.outcomes import answering
 from omeapi._errors import ApiError, ConfigError
 from omeapi._wire.envelope import ItemResult, Reply, dumps, multi, ok_raw, plain
 
@@ -132,7 +134,8 @@ def create_profiles(call: Call) -> Reply:
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
         return _edited(current, append)
 
-    entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
+        entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     results: list[ItemResult] = []
     for result in outcome:
         if isinstance(result, ItemResult):
@@ -163,7 +166,8 @@ def patch_profile(call: Call) -> Reply:
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
         return _edited(current, replace)
 
-    entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
+        entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     stored = entry.config.profile(name)
     if stored is None:  # OME answers 200 with `null` here; never us
         raise _not_found(vhost.name, app.name, name)
@@ -182,5 +186,6 @@ def delete_profile(call: Call) -> Reply:
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
         return _edited(current, remove)
 
-    call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
+    with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
+        call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     return plain(200)

@@ -40,23 +40,17 @@ log = logging.getLogger("omeapi")
 
 
 class AppEntry:
-    """An application as the API shows it. ``failed`` marks an app that could not be
-    restarted with either its new or its previous config (kept, never silently gone).
-    ``revision`` is the store version that wrote it (0 for Server.xml apps)."""
+    """An application as the API shows it; ``revision`` is the store version that wrote
+    it (0 for Server.xml apps).  Whether it runs is not here: that is this process's
+    engine's business, kept by the restart coordinator (``RestartCoordinator.failed``)."""
 
-    __slots__ = ("_json", "config", "dynamic", "failed", "revision")
+    __slots__ = ("_json", "config", "dynamic", "revision")
 
     def __init__(
-        self,
-        config: ApplicationConfig,
-        *,
-        dynamic: bool = False,
-        failed: bool = False,
-        revision: int = 0,
+        self, config: ApplicationConfig, *, dynamic: bool = False, revision: int = 0
     ) -> None:
         self.config = config
         self.dynamic = dynamic
-        self.failed = failed
         self.revision = revision
         self._json: bytes | None = None
 
@@ -65,10 +59,10 @@ class AppEntry:
         return self.config.name
 
     def api_json(self) -> dict[str, object]:
-        """The app's JSON with OME's ``dynamic`` flag."""
-        out = self.config.to_json()
-        out["dynamic"] = self.dynamic
-        return out
+        """The app's JSON with OME's ``dynamic`` flag: a new top-level dict whose values
+        are the config's shared :attr:`~omeapi._config.ApplicationConfig.json_value`
+        (to serialise or copy, never to change in place)."""
+        return {**self.config.json_value, "dynamic": self.dynamic}
 
     def api_json_bytes(self) -> bytes:
         """:meth:`api_json` serialised once (entries never change; a change is a new entry)."""
@@ -104,7 +98,7 @@ class VhostEntry:
     def json_bytes(self) -> bytes:
         """The vhost's JSON (without applications), serialised once."""
         if self._json is None:
-            self._json = dumps(self.config.to_json())
+            self._json = dumps(self.config.json_value)
         return self._json
 
     def app_names_bytes(self) -> bytes:
@@ -206,7 +200,7 @@ class Registry:
 
     def _install(self, state: StoreState) -> None:
         """Publish Server.xml's vhosts plus ``state``'s, reusing unchanged entries (their
-        serialised JSON and their local ``failed`` mark stay)."""
+        serialised JSON stays)."""
         current = self._snapshot.vhosts
         out = {name: entry for name, entry in current.items() if entry.read_only}
         for stored in state.vhosts:
@@ -286,8 +280,8 @@ class Registry:
                     Change(
                         Change.CREATE_VHOST,
                         vhost.name,
-                        config=vhost.to_json(),
-                        apps=tuple((a.name, a.to_json()) for a in apps),
+                        config=vhost.json_value,
+                        apps=tuple((a.name, a.json_value) for a in apps),
                         audit=audit,
                     )
                 )
@@ -319,30 +313,13 @@ class Registry:
             if not owner.read_only:
                 kind = Change.UPDATE_APP if entry.name in owner.apps else Change.CREATE_APP
                 revision = self._write(
-                    Change(kind, vhost, entry.name, config=entry.config.to_json(), audit=audit)
+                    Change(kind, vhost, entry.name, config=entry.config.json_value, audit=audit)
                 )
-                entry = AppEntry(
-                    entry.config, dynamic=entry.dynamic, failed=entry.failed, revision=revision
-                )
+                entry = AppEntry(entry.config, dynamic=entry.dynamic, revision=revision)
             apps = dict(owner.apps)
             apps[entry.name] = entry
             self._publish({**current, vhost: owner.with_apps(apps)})
             return entry
-
-    def set_failed(self, vhost: str, app: str, failed: bool) -> None:
-        """Mark an app failed (or not) here only: whether it runs is this process's
-        engine's business, not the store's."""
-        with self._lock:
-            current = self._snapshot.vhosts
-            owner = current.get(vhost)
-            entry = owner.apps.get(app) if owner is not None else None
-            if owner is None or entry is None or entry.failed == failed:
-                return
-            apps = dict(owner.apps)
-            apps[app] = AppEntry(
-                entry.config, dynamic=entry.dynamic, failed=failed, revision=entry.revision
-            )
-            self._publish({**current, vhost: owner.with_apps(apps)})
 
     def remove_app(self, vhost: str, app: str, audit: AuditEntry | None = None) -> None:
         """Remove an app (one store change)."""

@@ -5,17 +5,27 @@ serialised (a lock per app, held against every process sharing the store); diffe
 restart in parallel.  A change that alters nothing restarts nothing.  If the engine cannot
 start the new config, the previous one is started again and kept; if that fails too, the
 app is kept and marked failed.  When the engine can change every altered field live, the
-app is updated without a restart.
+app is updated without a restart.  Which step to take, and where each engine outcome
+leads, is the table in :mod:`omeapi._state.lifecycle`; this module performs the steps.
 
-The coordinator also knows what its engine runs (``_running``), which can lag behind the
-registry when another process changed the shared store: :meth:`reconcile` (called by the
-:class:`~omeapi._state.follow.StoreFollower`) and every change (for the app it holds) first bring
-the engine up to date, through the same restart path.
+The coordinator is the one owner of each app's lifecycle state (``_apps``: absent,
+running a config, or failed), because only it knows what its engine runs: the registry
+holds the configs the store holds (the same in every process), this state is per process
+and can lag behind the registry when another process changed the shared store.
+:meth:`reconcile` (called by the :class:`~omeapi._state.follow.StoreFollower`) and every
+change (for the app it holds) first bring the engine up to date, through the same plan.
+
+It speaks the domain, never HTTP: failures are :class:`~omeapi._errors.EngineError`,
+:class:`~omeapi._errors.AppOperationError` and :class:`~omeapi._errors.AppNotFound`,
+which the controllers answer (see ``omeapi/_controllers/outcomes.py``).
 
 Lock order, outermost first: ``_reconcile_lock``, ``_vhosts_lock`` (+ the store's vhosts
 lock), app locks (+ the store's app lock), ``_state``.  Only :meth:`delete_vhost` holds
 more than one app lock, under ``_vhosts_lock``; ``_state`` is never held while waiting for
-another lock.
+another lock.  An app's lifecycle state is written only under its app lock (and
+``_state``, so that listing the table sees whole entries).  The caller's mutation of a
+change runs outside every lock: it is computed from the registry's entry and committed
+only if the entry is still the same under the lock (else computed again).
 """
 
 from __future__ import annotations
@@ -31,20 +41,26 @@ import attrs
 
 from omeapi._config import ApplicationConfig, VirtualHostConfig
 from omeapi._engine.protocol import EngineError, EngineResult, MediaEngine
-from omeapi._errors import ApiError
+from omeapi._errors import AppNotFound, AppOperationError
 from omeapi._state import audit
+from omeapi._state.lifecycle import (
+    ABSENT,
+    AppState,
+    Outcome,
+    Phase,
+    Plan,
+    Step,
+    after,
+    plan,
+    running,
+    same,
+)
 from omeapi._state.registry import AppEntry, Registry, Snapshot
 from omeapi._stores.base import AuditEntry, Change, Store, StoreConflict
 
-__all__ = ["STORE_CAUSE", "AppEvent", "RestartCoordinator", "orchestrator_error"]
+__all__ = ["STORE_CAUSE", "AppEvent", "RestartCoordinator"]
 
 log = logging.getLogger("omeapi")
-
-_RESULT_STATUS = {
-    EngineResult.FAILED: (500, "Failed to {op} the application: [{path}]"),
-    EngineResult.EXISTS: (409, "Could not {op} the application: [{path}] already exists"),
-    EngineResult.NOT_EXISTS: (404, "Could not {op} the application: [{path}] not exists"),
-}
 
 #: The cause of events for changes another process made (through the shared store).
 STORE_CAUSE = "store"
@@ -52,13 +68,11 @@ STORE_CAUSE = "store"
 #: The store lock serialising vhost creation and deletion across processes.
 _VHOSTS_LOCK = "vhosts"
 
+#: Optimistic attempts of a change before its mutation is computed under the app's lock
+#: (each retry means another change to the same app was committed meanwhile).
+_ATTEMPTS = 4
+
 Key = tuple[str, str]
-
-
-def orchestrator_error(op: str, vhost: str, app: str, exc: EngineError) -> ApiError:
-    """OME's mapping of an orchestrator result to an HTTP error (``op``: create/delete)."""
-    status, template = _RESULT_STATUS[exc.result]
-    return ApiError(status, template.format(op=op, path=f"{vhost}/{app}"))
 
 
 @attrs.frozen
@@ -78,14 +92,20 @@ class AppEvent:
 Mutation = Callable[[ApplicationConfig], ApplicationConfig]
 
 
-def _same(a: ApplicationConfig | None, b: ApplicationConfig | None) -> bool:
-    if a is b:
-        return True
-    return a is not None and b is not None and a.to_json() == b.to_json()
+@attrs.frozen
+class _Done:
+    """How a plan ended: the state reached, the last step and its outcome, the sessions
+    dropped and the engine error of the step that failed (None: the plan succeeded)."""
+
+    state: AppState
+    step: Step
+    outcome: Outcome
+    dropped: int = 0
+    error: EngineError | None = None
 
 
 def _same_vhost(a: VirtualHostConfig, b: VirtualHostConfig) -> bool:
-    return a is b or a.to_json() == b.to_json()
+    return a is b or a.json_bytes == b.json_bytes
 
 
 class RestartCoordinator:
@@ -104,17 +124,17 @@ class RestartCoordinator:
         self.clock = clock
         #: the time written into audit records
         self.wall_clock = wall_clock
-        self._locks: dict[Key, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        #: per-app locks and their store lock names; ``setdefault`` on a dict is atomic,
+        #: so no guard lock is needed
+        self._locks: dict[Key, tuple[threading.Lock, str]] = {}
         self._vhosts_lock = threading.Lock()
         self._reconcile_lock = threading.Lock()
-        #: guards the engine bookkeeping below, and engine vhost calls (innermost lock)
+        #: guards the tables below, and engine vhost calls (innermost lock)
         self._state = threading.Lock()
-        #: what the engine runs: app config per (vhost, app), and the vhosts
-        self._running: dict[Key, ApplicationConfig] = {}
+        #: each app's lifecycle state (an app missing here is ABSENT)
+        self._apps: dict[Key, AppState] = {}
+        #: the vhosts the engine runs
         self._running_vhosts: dict[str, VirtualHostConfig] = {}
-        #: configs from the store this engine could not start (not tried again)
-        self._tried: dict[Key, ApplicationConfig] = {}
         self._reconciled: Snapshot | None = None
         self._subscribers: list[Callable[[AppEvent], None]] = []
 
@@ -142,31 +162,107 @@ class RestartCoordinator:
             except Exception:  # a subscriber's bug must not undo a change
                 log.exception("AppEvent subscriber failed")
 
+    # -- lifecycle state ----------------------------------------------------------------
+
+    def state(self, vhost: str, app: str) -> AppState:
+        """The app's lifecycle state in this process."""
+        return self._apps.get((vhost, app), ABSENT)
+
+    def failed(self, vhost: str, app: str) -> bool:
+        """Whether the app is kept but not running: neither its new nor its previous
+        config started (the mark the API's view of the app carries)."""
+        return self.state(vhost, app).phase is Phase.FAILED
+
+    def _set(self, key: Key, state: AppState) -> None:
+        with self._state:
+            if state.phase is Phase.ABSENT:
+                self._apps.pop(key, None)
+            else:
+                self._apps[key] = state
+
+    def _known(self) -> list[Key]:
+        with self._state:
+            return list(self._apps)
+
     def app_lock(self, vhost: str, app: str) -> threading.Lock:
         """The lock that serialises this process's changes to one app."""
+        return self._app_locks(vhost, app)[0]
+
+    def _app_locks(self, vhost: str, app: str) -> tuple[threading.Lock, str]:
         key = (vhost, app)
-        lock = self._locks.get(key)
-        if lock is None:
-            with self._locks_guard:
-                lock = self._locks.setdefault(key, threading.Lock())
-        return lock
+        locks = self._locks.get(key)
+        if locks is None:
+            name = "app " + json.dumps([vhost, app])
+            locks = self._locks.setdefault(key, (threading.Lock(), name))
+        return locks
 
     @contextlib.contextmanager
     def _app_guard(self, vhost: str, app: str) -> Iterator[None]:
         """The app's lock here and in every process sharing the store."""
-        with self.app_lock(vhost, app), self.store.lock("app " + json.dumps([vhost, app])):
+        lock, name = self._app_locks(vhost, app)
+        with lock, self.store.lock(name):
             yield
 
     def _audit(self, summary: dict[str, object]) -> AuditEntry:
         return audit.entry(summary, self.wall_clock)
 
-    def _set_running(self, key: Key, config: ApplicationConfig | None) -> None:
-        with self._state:
-            if config is None:
-                self._running.pop(key, None)
-            else:
-                self._running[key] = config
-                self._tried.pop(key, None)
+    # -- performing a plan ----------------------------------------------------------------
+
+    def _perform(self, key: Key, step: Step, todo: Plan) -> int:
+        """One engine step; returns the sessions it dropped.  Raises EngineError."""
+        vhost, app = key
+        if step is Step.CREATE:
+            assert todo.new is not None
+            self._ensure_vhost(vhost)
+            self.engine.create_application(vhost, todo.new)
+        elif step is Step.HOT_APPLY:
+            assert todo.previous is not None and todo.new is not None
+            self.engine.apply_live(vhost, todo.previous, todo.new)
+        elif step is Step.RESTART:
+            assert todo.previous is not None and todo.new is not None
+            return self.engine.restart_application(vhost, todo.previous, todo.new).sessions_dropped
+        elif step is Step.ROLLBACK:
+            assert todo.previous is not None
+            self.engine.create_application(vhost, todo.previous)
+        elif step is Step.DELETE or step is Step.FORGET:
+            self.engine.delete_application(vhost, app)
+        return 0
+
+    def _execute(self, key: Key, current: AppState, todo: Plan) -> _Done:
+        """Perform ``todo`` from ``current`` following the lifecycle table, recording each
+        state reached; the error kept is that of the step the plan was for (a failed hot
+        apply or rollback only leads to the next step)."""
+        state, step, outcome = current, todo.step, Outcome.OK
+        dropped, error = 0, None
+        while True:
+            if step is Step.NOTHING:
+                return _Done(state, step, outcome)
+            try:
+                dropped = self._perform(key, step, todo)
+                outcome = Outcome.OK
+            except EngineError as exc:
+                missing = exc.result is EngineResult.NOT_EXISTS
+                outcome = Outcome.MISSING if missing else Outcome.FAILED
+                if step is Step.HOT_APPLY:
+                    log.warning("hot apply of %s/%s failed; restarting instead", *key)
+                elif step is not Step.ROLLBACK and not (missing and step is Step.FORGET):
+                    error = exc
+            state, following = after(state, todo, step, outcome)
+            self._set(key, state)
+            if following is None:
+                return _Done(state, step, outcome, dropped, error)
+            step = following
+
+    def _report(self, key: Key, done: _Done, cause: str, started: float) -> None:
+        """The events of a plan that failed (a rollback, or the app marked failed)."""
+        if done.step is not Step.ROLLBACK:
+            return
+        if done.outcome is Outcome.OK:
+            kind = "rollback"
+        else:
+            kind = "failed"
+            log.error("app %s/%s failed: neither the new nor the previous config starts", *key)
+        self._emit(AppEvent(*key, kind, cause, 0, self.clock() - started))
 
     # -- start ----------------------------------------------------------------------------
 
@@ -187,17 +283,12 @@ class RestartCoordinator:
             with self._state:
                 self._running_vhosts[entry.name] = entry.config
             for app in entry.apps.values():
-                try:
-                    self.engine.create_application(entry.name, app.config)
-                except EngineError:
+                key = (entry.name, app.name)
+                done = self._execute(key, ABSENT, plan(ABSENT, app.config))
+                if done.error is not None:
                     if entry.read_only:
-                        raise
-                    log.error("stored application %s/%s does not start", entry.name, app.name)
-                    with self._state:
-                        self._tried[(entry.name, app.name)] = app.config
-                    self.registry.set_failed(entry.name, app.name, True)
-                    continue
-                self._set_running((entry.name, app.name), app.config)
+                        raise done.error
+                    log.error("stored application %s/%s does not start", *key)
         self._reconciled = self.registry.snapshot
 
     def adopt(self) -> None:
@@ -207,7 +298,7 @@ class RestartCoordinator:
             for entry in self.registry.snapshot.vhosts.values():
                 self._running_vhosts[entry.name] = entry.config
                 for app in entry.apps.values():
-                    self._running[(entry.name, app.name)] = app.config
+                    self._apps[(entry.name, app.name)] = running(app.config)
         self._reconciled = self.registry.snapshot
 
     # -- following other processes --------------------------------------------------------
@@ -221,18 +312,17 @@ class RestartCoordinator:
                 return
             with self._vhosts_lock:
                 # Vhosts deleted elsewhere, or deleted and created again differently.
-                for name, running in list(self._running_vhosts.items()):
+                for name, config in list(self._running_vhosts.items()):
                     entry = self.registry.vhost(name)
                     if entry is None:
                         self._drop_vhost(name)
-                    elif not _same_vhost(running, entry.config):
+                    elif not _same_vhost(config, entry.config):
                         self._drop_vhost(name, restart=True)
                 for entry in snapshot.vhosts.values():
                     self._ensure_vhost(entry.name, quiet=True)
             wanted = [(v, a) for v, entry in snapshot.vhosts.items() for a in entry.apps]
-            with self._state:
-                listed = set(wanted)
-                stale = [key for key in {*self._running, *self._tried} if key not in listed]
+            listed = set(wanted)
+            stale = [key for key in self._known() if key not in listed]
             for key in [*wanted, *stale]:
                 with self.app_lock(*key):
                     try:
@@ -263,19 +353,19 @@ class RestartCoordinator:
         """Stop a vhost the registry no longer has and whatever still runs in it, or with
         ``restart`` one it has with another config (its apps start again later); called
         with ``_vhosts_lock`` held."""
-        with self._state:
-            apps = [key for key in self._running if key[0] == name]
-        for key in apps:
+        for key in [key for key in self._known() if key[0] == name]:
             with self.app_lock(*key):
                 if not restart:
                     self._converge(key)
                     continue
-                try:
-                    self.engine.delete_application(*key)
-                except EngineError as exc:
-                    if exc.result is not EngineResult.NOT_EXISTS:
+                current = self.state(*key)
+                if current.phase is not Phase.RUNNING:
+                    continue
+                done = self._execute(key, current, plan(current, None))
+                if done.error is not None:
+                    if done.error.result is not EngineResult.NOT_EXISTS:
                         log.error("could not stop %s/%s", *key)
-                self._set_running(key, None)
+                    self._set(key, ABSENT)  # its vhost goes: it cannot keep running
         with self._state:
             if name not in self._running_vhosts:
                 return
@@ -291,44 +381,26 @@ class RestartCoordinator:
         """Make the engine run the registry's config of one app (its lock is held)."""
         vhost, name = key
         desired = self.registry.app(vhost, name)
-        with self._state:
-            running = self._running.get(key)
-            tried = self._tried.get(key)
-        if desired is None:
-            if running is not None:
-                try:
-                    self.engine.delete_application(vhost, name)
-                except EngineError as exc:
-                    if exc.result is not EngineResult.NOT_EXISTS:
-                        log.error("could not stop %s/%s (deleted elsewhere)", vhost, name)
-                        return
-                self._set_running(key, None)
-            with self._state:
-                self._tried.pop(key, None)
-            return
-        config = desired.config
-        if _same(running, config) or tried is config:
+        current = self.state(vhost, name)
+        todo = plan(current, None if desired is None else desired.config, self.engine.live_fields())
+        if todo.step is Step.NOTHING:
             return
         started = self.clock()
-        with self._state:
-            self._tried[key] = config  # until it runs: a config that fails is not retried
-        if running is None:
-            try:
-                self._ensure_vhost(vhost)
-                self.engine.create_application(vhost, config)
-            except EngineError:
+        done = self._execute(key, current, todo)
+        if done.error is not None:
+            if todo.step is Step.CREATE:
                 log.error("app %s/%s failed: the stored config does not start", vhost, name)
-                self.registry.set_failed(vhost, name, True)
-                return
-            self._set_running(key, config)
-            self.registry.set_failed(vhost, name, False)
+            elif todo.step in (Step.DELETE, Step.FORGET):
+                if done.error.result is not EngineResult.NOT_EXISTS:
+                    log.error("could not stop %s/%s (deleted elsewhere)", vhost, name)
+            else:
+                self._report(key, done, STORE_CAUSE, started)
             return
-        try:
-            kind, dropped = self._switch(vhost, name, running, config, STORE_CAUSE, started)
-        except EngineError:
-            return  # _switch restored the previous config (or marked the app failed)
-        self.registry.set_failed(vhost, name, False)
-        self._emit(AppEvent(vhost, name, kind, STORE_CAUSE, dropped, self.clock() - started))
+        if todo.step in (Step.RESTART, Step.HOT_APPLY):
+            kind = "hot_apply" if done.step is Step.HOT_APPLY else "restart"
+            self._emit(
+                AppEvent(vhost, name, kind, STORE_CAUSE, done.dropped, self.clock() - started)
+            )
 
     # -- vhosts ---------------------------------------------------------------------------
 
@@ -355,7 +427,7 @@ class RestartCoordinator:
             summary = audit.vhost_summary(
                 Change.CREATE_VHOST,
                 vhost.name,
-                vhost.to_json(),
+                vhost.json_value,
                 (a.name for a in vhost.applications),
             )
             try:
@@ -371,7 +443,7 @@ class RestartCoordinator:
             with self._state:
                 self._running_vhosts[vhost.name] = vhost
                 for app in vhost.applications:
-                    self._running[(vhost.name, app.name)] = app
+                    self._apps[(vhost.name, app.name)] = running(app)
             return True
 
     def _undo_vhost(self, name: str, apps: Iterable[str]) -> None:
@@ -396,8 +468,7 @@ class RestartCoordinator:
             entry = self.registry.vhost(name)
             if entry is None:
                 raise EngineError(EngineResult.NOT_EXISTS)
-            with self._state:
-                extra = [a for v, a in self._running if v == name and a not in entry.apps]
+            extra = [a for v, a in self._known() if v == name and a not in entry.apps]
             apps = [*entry.apps, *extra]
             with contextlib.ExitStack() as held:
                 # Every app lock, held until the registry no longer has the vhost: a
@@ -413,7 +484,7 @@ class RestartCoordinator:
                         except EngineError as exc:
                             if exc.result is not EngineResult.NOT_EXISTS:
                                 raise
-                        self._set_running((name, app), None)
+                        self._set((name, app), ABSENT)
                         stopped.append(app)
                     with self._state:
                         self.engine.delete_virtual_host(name)
@@ -427,9 +498,6 @@ class RestartCoordinator:
                                 self._audit(audit.app_change_summary(Change.DELETE_APP, name, app)),
                             )
                     raise
-                with self._state:
-                    for app in apps:
-                        self._tried.pop((name, app), None)
                 summary = audit.vhost_summary(Change.DELETE_VHOST, name, apps=entry.apps)
                 # StoreConflict: deleted elsewhere meanwhile, so gone as asked.
                 with contextlib.suppress(StoreConflict):
@@ -438,26 +506,22 @@ class RestartCoordinator:
     # -- apps ---------------------------------------------------------------------------
 
     def create_app(self, vhost: str, app: ApplicationConfig) -> AppEntry:
-        """Create an app; raises ``ApiError`` with OME's orchestrator messages."""
+        """Create an app; raises :class:`~omeapi._errors.AppOperationError` (``create``)."""
         key = (vhost, app.name)
         with self._app_guard(*key):
             self.registry.refresh()
             if self.registry.vhost(vhost) is None:
-                raise orchestrator_error(
-                    "create", vhost, app.name, EngineError(EngineResult.NOT_EXISTS)
-                )
+                raise AppOperationError("create", vhost, app.name, EngineResult.NOT_EXISTS)
             if self.registry.app(vhost, app.name) is not None:
-                raise orchestrator_error(
-                    "create", vhost, app.name, EngineError(EngineResult.EXISTS)
-                )
+                raise AppOperationError("create", vhost, app.name, EngineResult.EXISTS)
             self._converge(key)  # still running here after a delete elsewhere
             try:
                 self._ensure_vhost(vhost)
                 self.engine.create_application(vhost, app)
             except EngineError as exc:
-                raise orchestrator_error("create", vhost, app.name, exc) from None
+                raise AppOperationError("create", vhost, app.name, exc.result) from None
             summary = audit.app_change_summary(
-                Change.CREATE_APP, vhost, app.name, new=app.to_json()
+                Change.CREATE_APP, vhost, app.name, new=app.json_value
             )
             try:
                 entry = self.registry.put_app(vhost, AppEntry(app), self._audit(summary))
@@ -469,11 +533,9 @@ class RestartCoordinator:
                         if exc.reason == Change.APP_EXISTS
                         else EngineResult.NOT_EXISTS
                     )
-                    raise orchestrator_error(
-                        "create", vhost, app.name, EngineError(result)
-                    ) from None
+                    raise AppOperationError("create", vhost, app.name, result) from None
                 raise
-            self._set_running(key, app)
+            self._set(key, running(app))
             return entry
 
     def _undo_app(self, vhost: str, app: str) -> None:
@@ -483,25 +545,21 @@ class RestartCoordinator:
             log.warning("could not undo app %s/%s", vhost, app)
 
     def delete_app(self, vhost: str, app: str) -> None:
-        """Delete an app; raises ``ApiError`` with OME's orchestrator messages."""
+        """Delete an app; raises :class:`~omeapi._errors.AppOperationError` (``delete``)."""
         key = (vhost, app)
         with self._app_guard(*key):
             self.registry.refresh()
-            entry = self.registry.app(vhost, app)
-            if entry is None:
-                raise orchestrator_error("delete", vhost, app, EngineError(EngineResult.NOT_EXISTS))
-            with self._state:
-                running = key in self._running
-            try:
-                self.engine.delete_application(vhost, app)
-            except EngineError as exc:
-                # A failed app is not running: deleting it only forgets it.
-                stopped = entry.failed or not running
-                if not (stopped and exc.result is EngineResult.NOT_EXISTS):
-                    raise orchestrator_error("delete", vhost, app, exc) from None
-            self._set_running(key, None)
-            with self._state:
-                self._tried.pop(key, None)
+            if self.registry.app(vhost, app) is None:
+                raise AppOperationError("delete", vhost, app, EngineResult.NOT_EXISTS)
+            current = self.state(vhost, app)
+            # Not running here (failed, or created elsewhere and not followed yet): the
+            # engine may still hold it, so it is asked, and "not exists" is success.
+            todo = plan(current, None)
+            done = self._execute(
+                key, current, todo if todo.step is not Step.NOTHING else Plan(Step.FORGET)
+            )
+            if done.error is not None:
+                raise AppOperationError("delete", vhost, app, done.error.result)
             summary = audit.app_change_summary(Change.DELETE_APP, vhost, app)
             # StoreConflict: its vhost was deleted elsewhere meanwhile, so gone as asked.
             with contextlib.suppress(StoreConflict):
@@ -510,122 +568,67 @@ class RestartCoordinator:
     def change_app(self, vhost: str, app: str, mutate: Mutation, cause: str) -> AppEntry:
         """Apply ``mutate`` to an app's config and restart (or hot-apply) it.
 
-        ``mutate`` runs under the app's lock on the current config; it may raise (nothing
-        is touched then).  Returns the entry now in the registry.
+        ``mutate`` runs outside every lock, on the registry's config, and may run more
+        than once (when another change to the app is committed meanwhile); it may raise
+        (nothing is touched then).  Returns the entry now in the registry.  Raises
+        :class:`~omeapi._errors.AppNotFound` and, when the engine cannot start the new
+        config, :class:`~omeapi._errors.AppOperationError` (``create``).
         """
         key = (vhost, app)
-        with self._app_guard(*key):
+        seen = self.registry.app(vhost, app)
+        for _ in range(_ATTEMPTS):
+            new = None if seen is None else mutate(seen.config)
+            with self._app_guard(*key):
+                self.registry.refresh()
+                entry = self.registry.app(vhost, app)
+                if entry is None:
+                    raise AppNotFound(vhost, app)
+                if entry is seen and new is not None:
+                    return self._commit(key, entry, new, cause)
+            seen = entry  # changed meanwhile: computed again from what is there now
+        with self._app_guard(*key):  # the last resort, so that every change ends
             self.registry.refresh()
             entry = self.registry.app(vhost, app)
             if entry is None:
-                raise ApiError(404, f"Could not find the application: [{vhost}/{app}]")
-            # The engine may still run a config older than the store's (changed elsewhere,
-            # not yet followed): the restart below goes from what it runs, straight to new.
-            old = entry.config
-            new = mutate(old)
-            if new.to_json() == old.to_json() and not entry.failed:
-                return entry  # nothing changed: nothing to restart
-            started = self.clock()
-            with self._state:
-                running = self._running.get(key)
-            try:
-                kind, dropped = self._switch(vhost, app, running, new, cause, started)
-            except EngineError as exc:
-                raise orchestrator_error("create", vhost, old.name, exc) from None
-            summary = audit.app_change_summary(
-                Change.UPDATE_APP, vhost, app, old.to_json(), new.to_json()
-            )
-            try:
-                stored = self.registry.put_app(vhost, AppEntry(new), self._audit(summary))
-            except StoreConflict:
-                # The vhost was deleted elsewhere meanwhile: stop the app here too.
-                self.registry.refresh()
-                self._converge(key)
-                raise ApiError(404, f"Could not find the application: [{vhost}/{app}]") from None
-            except BaseException:
-                self._put_back(vhost, app, new, running)
-                raise
-            self._emit(AppEvent(vhost, app, kind, cause, dropped, self.clock() - started))
-            return stored
+                raise AppNotFound(vhost, app)
+            return self._commit(key, entry, mutate(entry.config), cause)
 
-    def _put_back(
-        self, vhost: str, app: str, new: ApplicationConfig, previous: ApplicationConfig | None
-    ) -> None:
-        """The store refused a change the engine already runs: run the stored one again."""
+    def _commit(self, key: Key, entry: AppEntry, new: ApplicationConfig, cause: str) -> AppEntry:
+        """Make the engine run ``new`` for ``entry`` and store it (the app's lock is held)."""
+        vhost, app = key
+        old = entry.config
+        current = self.state(vhost, app)
+        if same(new, old) and current.phase is not Phase.FAILED:
+            return entry  # nothing changed: nothing to restart
+        # The engine may run a config older than the store's (changed elsewhere, not yet
+        # followed): the plan goes from what it runs, straight to ``new``.
+        todo = plan(current, new, self.engine.live_fields(), retry=True, kept=old)
+        started = self.clock()
+        done = self._execute(key, current, todo)
+        if done.error is not None:
+            self._report(key, done, cause, started)
+            raise AppOperationError("create", vhost, old.name, done.error.result)
+        summary = audit.app_change_summary(
+            Change.UPDATE_APP, vhost, app, old.json_value, new.json_value
+        )
         try:
-            if previous is None:
-                self.engine.delete_application(vhost, app)
-            else:
-                self.engine.restart_application(vhost, new, previous)
-        except EngineError:
-            log.error("app %s/%s runs a config the store does not hold", vhost, app)
-            return
-        self._set_running((vhost, app), previous)
-
-    def _switch(
-        self,
-        vhost: str,
-        app: str,
-        running: ApplicationConfig | None,
-        new: ApplicationConfig,
-        cause: str,
-        started: float,
-    ) -> tuple[str, int]:
-        """Make the engine run ``new`` instead of ``running`` (None: not running); returns
-        the event kind and the sessions dropped.  On failure the previous config is
-        started again (or the app marked failed) and :class:`EngineError` propagates."""
-        if running is not None and self._is_live_change(running, new):
-            try:
-                self.engine.apply_live(vhost, running, new)
-            except EngineError:
-                log.warning("hot apply of %s/%s failed; restarting instead", vhost, app)
-            else:
-                self._set_running((vhost, app), new)
-                return "hot_apply", 0
-        try:
-            if running is None:
-                self._ensure_vhost(vhost)
-                self.engine.create_application(vhost, new)
-                dropped = 0
-            else:
-                dropped = self.engine.restart_application(vhost, running, new).sessions_dropped
-        except EngineError:
-            self._recover(vhost, app, running, cause, started)
+            stored = self.registry.put_app(vhost, AppEntry(new), self._audit(summary))
+        except StoreConflict:
+            # The vhost was deleted elsewhere meanwhile: stop the app here too.
+            self.registry.refresh()
+            self._converge(key)
+            raise AppNotFound(vhost, app) from None
+        except BaseException:
+            self._put_back(key, current, done.state)
             raise
-        self._set_running((vhost, app), new)
-        return "restart", dropped
+        kind = "hot_apply" if done.step is Step.HOT_APPLY else "restart"
+        self._emit(AppEvent(vhost, app, kind, cause, done.dropped, self.clock() - started))
+        return stored
 
-    def _is_live_change(self, old: ApplicationConfig, new: ApplicationConfig) -> bool:
-        live = self.engine.live_fields()
-        if not live:
-            return False
-        before, after = old.to_json(), new.to_json()
-        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-        return bool(changed) and changed <= live
-
-    def _recover(
-        self,
-        vhost: str,
-        app: str,
-        previous: ApplicationConfig | None,
-        cause: str,
-        started: float,
-    ) -> None:
-        if previous is None:
-            return  # it was not running before the change either
-        try:
-            self.engine.create_application(vhost, previous)
-        except EngineError:
-            log.error(
-                "app %s/%s failed: neither the new nor the previous config starts", vhost, app
-            )
-            self._set_running((vhost, app), None)
-            entry = self.registry.app(vhost, app)
-            if entry is not None:
-                with self._state:
-                    self._tried[(vhost, app)] = entry.config
-            self.registry.set_failed(vhost, app, True)
-            self._emit(AppEvent(vhost, app, "failed", cause, 0, self.clock() - started))
-            return
-        self._set_running((vhost, app), previous)
-        self._emit(AppEvent(vhost, app, "rollback", cause, 0, self.clock() - started))
+    def _put_back(self, key: Key, previous: AppState, now: AppState) -> None:
+        """The store refused a change the engine already runs: run the stored one again."""
+        back = previous if previous.phase is Phase.RUNNING else ABSENT
+        todo = plan(now, back.config)
+        done = self._execute(key, now, todo)
+        if done.error is not None:
+            log.error("app %s/%s runs a config the store does not hold", *key)

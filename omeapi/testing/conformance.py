@@ -360,8 +360,7 @@ class ConformanceMachine(RuleBasedStateMachine):
     # -- what exists ----------------------------------------------------------------------------
 
     def _failed(self, key: Key) -> bool:
-        entry = self.api.registry.app(*key)
-        return entry is not None and entry.failed
+        return self.api.registry.app(*key) is not None and self.api.coordinator.failed(*key)
 
     def apps(self, *, writable: bool = False, running: bool = False) -> list[Key]:
         keys = [
@@ -414,7 +413,7 @@ class ConformanceMachine(RuleBasedStateMachine):
             (vhost, app)
             for vhost, entry in self.api.registry.snapshot.vhosts.items()
             for app, app_entry in entry.apps.items()
-            if not app_entry.failed
+            if not self.api.coordinator.failed(vhost, app)
         }
         for key, count in before.items():
             if key not in running:
