@@ -49,7 +49,9 @@ from omeapi._errors import (
 )
 from omeapi._handler import DEFAULT_BODY_LIMIT, Api
 from omeapi._simulated.engine import SimulatedEngine
-from omeapi._stores.base import MemoryStore, Store, open_store
+from omeapi._stores.base import AuditRetention, Store
+from omeapi._stores.memory import MemoryStore
+from omeapi._stores.open import open_store
 from omeapi._version import OME_API_VERSION, __version__
 from omeapi._wire.request import ApiRequest, ApiResponse
 
@@ -61,6 +63,7 @@ __all__ = [
     "ApiRequest",
     "ApiResponse",
     "ApplicationConfig",
+    "AuditRetention",
     "CertificateError",
     "ConfigError",
     "EngineError",
