@@ -16,6 +16,7 @@ from omeapi._config import (
     load_server_config,
     parse_server_xml,
 )
+from omeapi._engine.base import NoRuntime
 from omeapi._engine.channels import (
     Multiplex,
     MultiplexInfo,
@@ -75,6 +76,7 @@ __all__ = [
     "Metrics",
     "Multiplex",
     "MultiplexInfo",
+    "NoRuntime",
     "OmeapiError",
     "OutputProfileConfig",
     "PullRequest",
