@@ -1,4 +1,5 @@
-"""The layers inside ``omeapi._stores`` and ``omeapi._simulated`` import one way only.
+"""The layers inside ``omeapi._stores`` and ``omeapi._simulated`` import one way only,
+and the simulated engine is composed, not inherited.
 
 Every import statement counts (module level or inside a function, where the SQL drivers are
 imported lazily) except those under ``if TYPE_CHECKING:``, which never run.  Each package lists
@@ -17,6 +18,18 @@ CORE = Path(__file__).resolve().parent.parent / "omeapi"
 #: package → its modules, lowest layer first
 LAYERS = {
     "_stores": ["base", "memory", "sql", "sqlite", "postgres", "open"],
+    "_simulated": [
+        "media",
+        "counters",
+        "state",
+        "jobs",
+        "clock",
+        "streams",
+        "channels",
+        "stats",
+        "apps",
+        "engine",
+    ],
 }
 
 
@@ -74,3 +87,22 @@ def test_imports_point_down(package: str, module: str) -> None:
 def test_the_package_module_imports_none_of_its_layers(package: str) -> None:
     names = imports_of(CORE / package / "__init__.py")
     assert not any(n.startswith(f"omeapi.{package}.") for n in names)
+
+
+def test_the_simulated_engine_is_composed_of_parts() -> None:
+    """One class owns the state; the parts are separate objects (no mixin shares private
+    state with a subclass), and building the engine starts no thread."""
+    import threading
+
+    from omeapi._simulated.engine import SimulatedEngine
+    from omeapi._simulated.state import World
+
+    assert SimulatedEngine.__mro__ == (SimulatedEngine, object)
+    before = threading.active_count()
+    engine = SimulatedEngine()
+    assert threading.active_count() == before
+    worlds = [v for v in vars(engine).values() if isinstance(v, World)]
+    assert len(worlds) == 1
+    parts = [v for v in vars(engine).values() if hasattr(v, "_w")]
+    assert len(parts) == 5
+    assert all(part._w is worlds[0] for part in parts)
