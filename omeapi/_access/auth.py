@@ -359,7 +359,7 @@ class FailureBrake:
 
     @property
     def tracked_clients(self) -> int:
-        """How many clients have failures on record (at most ``max_clients``)."""
+        """How many clients have failures on record (each table bounded by ``max_clients``)."""
         return self.backend.tracked_clients
 
     def __repr__(self) -> str:
