@@ -17,6 +17,7 @@ from omeapi._config import (
     load_server_config,
     parse_server_xml,
 )
+from omeapi._engine.base import NoRuntime
 from omeapi._engine.channels import (
     Multiplex,
     MultiplexInfo,
@@ -50,7 +51,9 @@ from omeapi._errors import (
 )
 from omeapi._handler import DEFAULT_BODY_LIMIT, Api
 from omeapi._simulated.engine import SimulatedEngine
-from omeapi._stores.base import MemoryStore, Store, open_store
+from omeapi._stores.base import AuditRetention, Store
+from omeapi._stores.memory import MemoryStore
+from omeapi._stores.open import open_store
 from omeapi._version import OME_API_VERSION, __version__
 from omeapi._wire.request import ApiRequest, ApiResponse
 
@@ -62,6 +65,7 @@ __all__ = [
     "ApiRequest",
     "ApiResponse",
     "ApplicationConfig",
+    "AuditRetention",
     "CertificateError",
     "ConfigError",
     "EngineError",
@@ -73,6 +77,7 @@ __all__ = [
     "Metrics",
     "Multiplex",
     "MultiplexInfo",
+    "NoRuntime",
     "OmeapiError",
     "OutputProfileConfig",
     "PullRequest",

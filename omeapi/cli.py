@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--store", metavar="LOCATION", help=_STORE_HELP)
     audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    audit.add_argument(
+        "--prune-days",
+        metavar="N",
+        type=_positive_days,
+        help="delete the records older than N days (instead of printing the log)",
+    )
+    audit.add_argument(
+        "--prune-rows",
+        metavar="N",
+        type=_positive,
+        help="delete all but the newest N records (instead of printing the log)",
+    )
     audit.set_defaults(run=_audit)
     return parser
 
@@ -83,9 +95,29 @@ def _positive(text: str) -> int:
     return value
 
 
+def _positive_days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of days: {text}")
+    return value
+
+
 def _audit(args: argparse.Namespace) -> int:
+    from omeapi._errors import StoreError
     from omeapi._state.audit import format_record, parse_since
-    from omeapi._stores.base import StoreError, open_store, store_location
+    from omeapi._stores.base import AuditPruning, AuditRetention
+    from omeapi._stores.open import open_store, sqlite_file, store_location
+
+    pruning = args.prune_days is not None or args.prune_rows is not None
+    if pruning and args.since is not None:
+        print(
+            "omeapi audit: --since reads the log, --prune-* deletes from it: not both",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         since = None if args.since is None else parse_since(args.since)
@@ -112,8 +144,6 @@ def _audit(args: argparse.Namespace) -> int:
         print("omeapi audit: the in-memory store keeps no log to read", file=sys.stderr)
         return 1
     if "://" not in location:
-        from omeapi._stores.base import sqlite_file
-
         location = sqlite_file(location)
         if not os.path.exists(location):  # reading must not create an empty store
             print(f"omeapi audit: no store at {location}", file=sys.stderr)
@@ -121,6 +151,14 @@ def _audit(args: argparse.Namespace) -> int:
     try:
         store = open_store(location)
         try:
+            if pruning:
+                retention = AuditRetention(days=args.prune_days, rows=args.prune_rows)
+                if not isinstance(store, AuditPruning):  # pragma: no cover - ours all prune
+                    print(f"omeapi audit: {store.location} cannot prune", file=sys.stderr)
+                    return 1
+                pruned = store.prune_audit(retention)
+                print(f"omeapi audit: pruned {pruned} records from {store.location}")
+                return 0
             records = store.audit_log(since)
         finally:
             store.close()

@@ -22,6 +22,7 @@ from omeapi._access.auth import (
     MISSING_HEADER,
     AuthVerifier,
     FailureBrake,
+    LocalFailures,
     decode_base64,
     parse_credential,
 )
@@ -453,8 +454,10 @@ def test_brake_loses_no_failure_under_threads() -> None:
 
     run_threads(8, work)
     assert brake.retry_after("shared") == pytest.approx(60.0)  # exactly 800 failures on record
-    assert brake._clients["shared"].maxlen == 800
-    assert len(brake._clients["shared"]) == 800
+    backend = brake.backend
+    assert isinstance(backend, LocalFailures)
+    assert backend._clients["shared"].maxlen == 800
+    assert len(backend._clients["shared"]) == 800
 
 
 def test_verifier_with_brake_under_threads() -> None:

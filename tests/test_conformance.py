@@ -52,8 +52,8 @@ class ForgetsToDropSessions(SimulatedEngine):
     def restart_application(
         self, vhost: str, old: ApplicationConfig, new: ApplicationConfig
     ) -> RestartOutcome:
-        with self._lock:
-            running = self._apps.get((vhost, old.name))
+        with self._world.lock:
+            running = self._world.apps.get((vhost, old.name))
             kept = dict(running.streams) if running is not None else {}
             outcome = super().restart_application(vhost, old, new)
             if running is not None:
@@ -103,9 +103,9 @@ class RestartsTheWholeVhost(SimulatedEngine):
     def restart_application(
         self, vhost: str, old: ApplicationConfig, new: ApplicationConfig
     ) -> RestartOutcome:
-        with self._lock:
+        with self._world.lock:
             outcome = super().restart_application(vhost, old, new)
-            for (owner, _), running in self._apps.items():
+            for (owner, _), running in self._world.apps.items():
                 if owner == vhost:
                     running.drop_sessions()
             return outcome

@@ -9,7 +9,7 @@ import pytest
 from test_runtime_support import APP, BARE, Runtime, err
 
 from omeapi._engine.values import format_time
-from omeapi._simulated.runtime import CONNECT_DELAY, JOB_RETENTION, STOP_DELAY
+from omeapi._simulated.jobs import CONNECT_DELAY, JOB_RETENTION, STOP_DELAY
 
 EPOCH = format_time(0)
 TEMPLATE = "${VirtualHost}/${StreamName}_${Sequence}_${StartTime:YYYYMMDDhhmmss}.ts"

@@ -15,7 +15,7 @@ from omeapi._engine.values import (
     SubtitleCue,
     format_time,
 )
-from omeapi._simulated.runtime import CONNECT_DELAY, STOP_DELAY
+from omeapi._simulated.jobs import CONNECT_DELAY, STOP_DELAY
 
 V = "/v1/vhosts/walk"
 A = f"{V}/apps/live"

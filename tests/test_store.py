@@ -32,15 +32,9 @@ from omeapi._config import ApplicationConfig, parse_server_xml
 from omeapi._engine.protocol import RestartOutcome
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._state.restart import AppEvent
-from omeapi._stores.base import (
-    AuditEntry,
-    Change,
-    MemoryStore,
-    Store,
-    StoreConflict,
-    StoreState,
-    open_store,
-)
+from omeapi._stores.base import AuditEntry, Change, Store, StoreConflict, StoreState
+from omeapi._stores.memory import MemoryStore
+from omeapi._stores.open import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "ome-access-token"
@@ -198,9 +192,35 @@ def test_a_reopened_store_holds_everything(location: str, store: Store) -> None:
         again.close()
 
 
+def test_a_change_notifies_the_watchers_of_a_store(location: str, store: Store) -> None:
+    other = open_store(location)
+    calls: list[float] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=other.watch, args=(lambda: calls.append(1.0), stop))
+    try:
+        if not getattr(other, "notifies", False):
+            assert other.watch(lambda: calls.append(1.0), stop) is False  # polled instead
+            return
+        watcher.start()
+        wait_until(lambda: len(calls) >= 1)  # called once on (re)connecting
+        before = len(calls)
+        store.apply(Change(Change.CREATE_VHOST, "v", config={"name": "v"}))
+        wait_until(lambda: len(calls) > before)
+        with pytest.raises(StoreConflict):  # a rolled-back change notifies nobody
+            store.apply(Change(Change.CREATE_VHOST, "v", config={"name": "v"}))
+        settled = len(calls)
+        time.sleep(1.0)
+        assert len(calls) == settled
+    finally:
+        stop.set()
+        if watcher.is_alive():
+            watcher.join(10)
+        other.close()
+
+
 LOCK_HOLDER = """
 import sys, time
-from omeapi._stores.base import open_store
+from omeapi._stores.open import open_store
 store = open_store(sys.argv[1])
 with store.lock("app [\\"v\\", \\"a\\"]"):
     print("locked", flush=True)
@@ -641,7 +661,7 @@ def config_with(tmp_path: Path, storage: str) -> Any:
     ],
 )
 def test_storage_path(tmp_path: Path, storage: str, expected: str | None) -> None:
-    from omeapi._stores.base import store_location
+    from omeapi._stores.open import store_location
 
     config = config_with(tmp_path, storage)
     conf = str(tmp_path / "conf")
@@ -649,7 +669,7 @@ def test_storage_path(tmp_path: Path, storage: str, expected: str | None) -> Non
 
 
 def test_store_option_wins_over_storage(tmp_path: Path) -> None:
-    from omeapi._stores.base import store_location
+    from omeapi._stores.open import store_location
 
     config = config_with(tmp_path, "<Storage><Path>data</Path></Storage>")
     assert store_location(config, "memory") is None

@@ -36,7 +36,9 @@ from store_support import STORE_KINDS, fresh_location
 from omeapi import open_api
 from omeapi._config import parse_server_xml
 from omeapi._simulated.engine import SimulatedEngine
-from omeapi._stores.base import Change, MemoryStore, StoreState, open_store, sqlite_file
+from omeapi._stores.base import Change, StoreState
+from omeapi._stores.memory import MemoryStore
+from omeapi._stores.open import open_store, sqlite_file
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Rounds per store; a round is a fork, a few hundred milliseconds of changes and checks.

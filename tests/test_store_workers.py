@@ -32,7 +32,7 @@ from conftest import SERVER_XML, app_body, profile_body
 from servers import free_port, stop, wait_for
 from store_support import STORE_KINDS, fresh_location, server_xml_with_storage
 
-from omeapi._stores.base import open_store
+from omeapi._stores.open import open_store
 from omeapi.cli import main
 
 pytest.importorskip("gunicorn")

@@ -4,60 +4,56 @@ It keeps applications, streams and sessions (publishers and viewers per stream) 
 whole API runs with no media server attached, and so that tests can see a restart drop
 exactly one application's sessions.  Failures can be injected, and the clock is a
 parameter.
+
+:class:`SimulatedEngine` owns the state (a :class:`~omeapi._simulated.state.World`) and
+composes the parts that work on it, each in a module named for what it simulates:
+:mod:`~omeapi._simulated.apps` (the lifecycle), :mod:`~omeapi._simulated.streams`,
+:mod:`~omeapi._simulated.jobs` (push and record), :mod:`~omeapi._simulated.channels`,
+:mod:`~omeapi._simulated.stats` and :mod:`~omeapi._simulated.clock` (time only moves when
+someone asks: every call brings the simulation up to ``clock()``).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterable, Set
-
-import attrs
+from collections.abc import Callable, Iterable, Sequence, Set
 
 from omeapi._config import ApplicationConfig, VirtualHostConfig
-from omeapi._engine.protocol import EngineError, EngineResult, RestartOutcome
-from omeapi._simulated.runtime import SimulatedRuntime
+from omeapi._engine.channels import Multiplex, MultiplexInfo, Schedule, ScheduledChannelInfo
+from omeapi._engine.protocol import RestartOutcome
+from omeapi._engine.values import (
+    HlsDump,
+    HlsDumpRequest,
+    Metrics,
+    PullRequest,
+    PushInfo,
+    PushRequest,
+    QueueMetrics,
+    RecordInfo,
+    RecordRequest,
+    StreamEvent,
+    StreamInfo,
+    SubtitleCue,
+)
+from omeapi._simulated.apps import Apps
+from omeapi._simulated.channels import Channels
+from omeapi._simulated.clock import Clock
+from omeapi._simulated.jobs import JobMachine, Jobs
+from omeapi._simulated.state import SimulatedStream, World
+from omeapi._simulated.stats import Stats
+from omeapi._simulated.streams import Streams
 
 __all__ = ["SimulatedEngine", "SimulatedStream"]
 
 
-@attrs.define
-class SimulatedStream:
-    """A live input stream and its sessions."""
-
-    name: str
-    created: float
-    publishers: int = 1
-    viewers: int = 0
-
-    @property
-    def sessions(self) -> int:
-        return self.publishers + self.viewers
-
-
-@attrs.define
-class _App:
-    config: ApplicationConfig
-    started: float
-    streams: dict[str, SimulatedStream] = attrs.field(factory=dict)
-    #: how many times this app was (re)started with a new config
-    generation: int = 0
-
-    def drop_sessions(self) -> int:
-        dropped = sum(s.sessions for s in self.streams.values())
-        self.streams.clear()
-        return dropped
-
-
-class SimulatedEngine(SimulatedRuntime):
+class SimulatedEngine:
     """The default :class:`~omeapi.MediaEngine`: everything in memory, thread-safe.
 
-    The runtime operations (streams, push/record, channels, statistics) are
-    :class:`~omeapi._simulated.runtime.SimulatedRuntime`'s; ``config_dir`` is where relative
-    channel directories are resolved (the Server.xml's directory).
-
-    ``live_fields`` are the top-level app keys it pretends to change without a restart
-    (none by default).  :meth:`fail_next` makes the next calls of an operation fail.
+    ``config_dir`` is where relative channel directories are resolved (the Server.xml's
+    directory).  ``live_fields`` are the top-level app keys it pretends to change without a
+    restart (none by default).  :meth:`fail_next` makes the next calls of an operation fail
+    (the runtime methods too; only the lifecycle calls are listed in :attr:`calls`).  The
+    constructor starts no thread: time moves when a method is called.
     """
 
     def __init__(
@@ -70,150 +66,192 @@ class SimulatedEngine(SimulatedRuntime):
         config_dir: str = "",
     ) -> None:
         self.clock = clock
-        self._live = frozenset(live_fields)
-        self._lock = threading.RLock()
-        self._vhosts: dict[str, VirtualHostConfig] = {}
-        self._apps: dict[tuple[str, str], _App] = {}
-        self._failures: dict[str, int] = {}
-        #: how long each app operation takes (to make restarts observable in benchmarks)
-        self._delay = operation_delay
-        self._sleep = sleep
-        #: every call, in order: (operation, vhost, app)
-        self.calls: list[tuple[str, str, str]] = []
-        self._init_runtime(config_dir)
+        #: where relative channel directories are resolved (the Server.xml's directory)
+        self.config_dir = config_dir
+        self._world = world = World(clock, config_dir)
+        #: every lifecycle call, in order: (operation, vhost, app)
+        self.calls = world.calls
+        ticker = Clock(world, JobMachine(world))
+        self._apps_part = Apps(
+            world, live_fields=live_fields, operation_delay=operation_delay, sleep=sleep
+        )
+        self._streams_part = Streams(world, ticker.tick)
+        self._jobs_part = Jobs(world, ticker.tick)
+        self._channels_part = Channels(world, ticker.tick)
+        self._stats_part = Stats(world, ticker.tick)
+        # An app's channel files become streams when a part first looks at the app.
+        world.on_app_start = self._channels_part.load
 
     # -- test controls ----------------------------------------------------------------
 
     def fail_next(self, operation: str, times: int = 1) -> None:
         """Make the next ``times`` calls of ``operation`` (a method name) fail."""
-        with self._lock:
-            self._failures[operation] = self._failures.get(operation, 0) + times
-
-    def _maybe_fail(self, operation: str) -> None:
-        left = self._failures.get(operation, 0)
-        if left:
-            self._failures[operation] = left - 1
-            raise EngineError(EngineResult.FAILED, f"injected failure of {operation}")
+        self._world.fail_next(operation, times)
 
     def publish(self, vhost: str, app: str, stream: str, *, viewers: int = 0) -> None:
         """Start a stream with one publisher (and ``viewers`` viewers) on a running app."""
-        with self._lock:
-            running = self._running(vhost, app)
-            running.streams[stream] = SimulatedStream(stream, self.clock(), 1, viewers)
+        self._streams_part.publish(vhost, app, stream, viewers=viewers)
 
     def add_viewers(self, vhost: str, app: str, stream: str, count: int = 1) -> None:
         """Add viewers to a live stream."""
-        with self._lock:
-            self._running(vhost, app).streams[stream].viewers += count
+        self._streams_part.add_viewers(vhost, app, stream, count)
 
     def sessions(self, vhost: str, app: str) -> int:
         """Sessions on an app (0 when it is not running)."""
-        with self._lock:
-            running = self._apps.get((vhost, app))
-            return 0 if running is None else sum(s.sessions for s in running.streams.values())
+        return self._streams_part.sessions(vhost, app)
 
     def streams(self, vhost: str, app: str) -> list[str]:
         """Names of the app's input streams, in creation order."""
-        with self._lock:
-            return list(self._running(vhost, app).streams)
+        return self._streams_part.names(vhost, app)
+
+    def events(self, vhost: str, app: str, stream: str) -> list[StreamEvent]:
+        """Events injected into a live stream, in order."""
+        return self._streams_part.events(vhost, app, stream)
+
+    def subtitles(self, vhost: str, app: str, stream: str) -> list[SubtitleCue]:
+        """Subtitle cues sent to a live stream, in order."""
+        return self._streams_part.subtitles(vhost, app, stream)
+
+    def concluded(self, vhost: str, app: str, stream: str) -> bool:
+        """Whether the stream's HLS playlists were concluded."""
+        return self._streams_part.concluded(vhost, app, stream)
 
     def application(self, vhost: str, app: str) -> ApplicationConfig | None:
         """The config an app is running with (None when it is not running)."""
-        with self._lock:
-            running = self._apps.get((vhost, app))
-            return None if running is None else running.config
+        return self._apps_part.application(vhost, app)
 
     def applications(self) -> dict[tuple[str, str], ApplicationConfig]:
         """Every running app and its config."""
-        with self._lock:
-            return {key: a.config for key, a in self._apps.items()}
+        return self._apps_part.applications()
 
     def virtual_hosts(self) -> list[str]:
         """Names of the running vhosts."""
-        with self._lock:
-            return list(self._vhosts)
+        return self._apps_part.virtual_hosts()
 
     def generation(self, vhost: str, app: str) -> int:
         """How many times the app was restarted with a new config."""
-        with self._lock:
-            return self._running(vhost, app).generation
+        return self._apps_part.generation(vhost, app)
 
-    def _running(self, vhost: str, app: str) -> _App:
-        running = self._apps.get((vhost, app))
-        if running is None:
-            raise EngineError(EngineResult.NOT_EXISTS, f"{vhost}/{app} is not running")
-        return running
-
-    def _record(self, operation: str, vhost: str, app: str = "") -> None:
-        self.calls.append((operation, vhost, app))
-        self._maybe_fail(operation)
-
-    # -- MediaEngine ------------------------------------------------------------------
+    # -- MediaEngine: the lifecycle -----------------------------------------------------
 
     def create_virtual_host(self, vhost: VirtualHostConfig) -> None:
-        with self._lock:
-            self._record("create_virtual_host", vhost.name)
-            if vhost.name in self._vhosts:
-                raise EngineError(EngineResult.EXISTS)
-            self._vhosts[vhost.name] = vhost
-            self._runtime_vhost_created(vhost.name)
+        self._apps_part.create_virtual_host(vhost)
 
     def delete_virtual_host(self, name: str) -> None:
-        with self._lock:
-            self._record("delete_virtual_host", name)
-            if self._vhosts.pop(name, None) is None:
-                raise EngineError(EngineResult.NOT_EXISTS)
-            for key in [k for k in self._apps if k[0] == name]:
-                del self._apps[key]
+        self._apps_part.delete_virtual_host(name)
 
     def create_application(self, vhost: str, app: ApplicationConfig) -> None:
-        self._pause()
-        with self._lock:
-            self._record("create_application", vhost, app.name)
-            if vhost not in self._vhosts:
-                raise EngineError(EngineResult.NOT_EXISTS)
-            if (vhost, app.name) in self._apps:
-                raise EngineError(EngineResult.EXISTS)
-            self._apps[(vhost, app.name)] = _App(app, self.clock())
+        self._apps_part.create_application(vhost, app)
 
     def delete_application(self, vhost: str, app: str) -> int:
-        self._pause()
-        with self._lock:
-            self._record("delete_application", vhost, app)
-            running = self._apps.pop((vhost, app), None)
-            if running is None:
-                raise EngineError(EngineResult.NOT_EXISTS)
-            return running.drop_sessions()
+        return self._apps_part.delete_application(vhost, app)
 
     def restart_application(
         self, vhost: str, old: ApplicationConfig, new: ApplicationConfig
     ) -> RestartOutcome:
-        self._pause()
-        with self._lock:
-            running = self._apps.get((vhost, old.name))
-            self.calls.append(("restart_application", vhost, old.name))
-            if running is None:
-                raise EngineError(EngineResult.NOT_EXISTS)
-            dropped = running.drop_sessions()
-            try:
-                self._maybe_fail("restart_application")
-            except EngineError:
-                # The old app is gone and the new one did not start: stopped, as documented.
-                del self._apps[(vhost, old.name)]
-                raise
-            running.config = new
-            running.started = self.clock()
-            running.generation += 1
-            return RestartOutcome(dropped)
+        return self._apps_part.restart_application(vhost, old, new)
 
     def live_fields(self) -> Set[str]:
-        return self._live
+        return self._apps_part.live_fields()
 
     def apply_live(self, vhost: str, old: ApplicationConfig, new: ApplicationConfig) -> None:
-        with self._lock:
-            self._record("apply_live", vhost, old.name)
-            self._running(vhost, old.name).config = new
+        self._apps_part.apply_live(vhost, old, new)
 
-    def _pause(self) -> None:
-        if self._delay:
-            self._sleep(self._delay)
+    # -- RuntimeEngine: streams ---------------------------------------------------------
+
+    def list_streams(self, vhost: str, app: str) -> list[str]:
+        return self._streams_part.list_streams(vhost, app)
+
+    def get_stream(self, vhost: str, app: str, stream: str) -> StreamInfo | None:
+        return self._streams_part.get_stream(vhost, app, stream)
+
+    def create_pull_stream(self, vhost: str, app: str, request: PullRequest) -> None:
+        self._streams_part.create_pull_stream(vhost, app, request)
+
+    def delete_stream(self, vhost: str, app: str, stream: str) -> None:
+        self._streams_part.delete_stream(vhost, app, stream)
+
+    def list_hls_dumps(
+        self, vhost: str, app: str, stream: str, output_stream: str, dump_id: str | None
+    ) -> list[HlsDump]:
+        return self._streams_part.list_hls_dumps(vhost, app, stream, output_stream, dump_id)
+
+    def start_hls_dump(self, vhost: str, app: str, stream: str, request: HlsDumpRequest) -> None:
+        self._streams_part.start_hls_dump(vhost, app, stream, request)
+
+    def stop_hls_dump(
+        self, vhost: str, app: str, stream: str, output_stream: str, dump_id: str | None
+    ) -> None:
+        self._streams_part.stop_hls_dump(vhost, app, stream, output_stream, dump_id)
+
+    def send_event(self, vhost: str, app: str, stream: str, event: StreamEvent) -> None:
+        self._streams_part.send_event(vhost, app, stream, event)
+
+    def conclude_hls_live(self, vhost: str, app: str, stream: str, urgent: bool) -> None:
+        self._streams_part.conclude_hls_live(vhost, app, stream, urgent)
+
+    def send_subtitles(
+        self, vhost: str, app: str, stream: str, cues: Sequence[SubtitleCue]
+    ) -> None:
+        self._streams_part.send_subtitles(vhost, app, stream, cues)
+
+    # -- RuntimeEngine: push and record -------------------------------------------------
+
+    def start_push(self, vhost: str, app: str, request: PushRequest) -> PushInfo:
+        return self._jobs_part.start_push(vhost, app, request)
+
+    def stop_push(self, vhost: str, app: str, push_id: str) -> PushInfo:
+        return self._jobs_part.stop_push(vhost, app, push_id)
+
+    def list_pushes(self, vhost: str, app: str, push_id: str | None) -> list[PushInfo]:
+        return self._jobs_part.list_pushes(vhost, app, push_id)
+
+    def start_record(self, vhost: str, app: str, request: RecordRequest) -> RecordInfo:
+        return self._jobs_part.start_record(vhost, app, request)
+
+    def stop_record(self, vhost: str, app: str, record_id: str) -> RecordInfo:
+        return self._jobs_part.stop_record(vhost, app, record_id)
+
+    def list_records(self, vhost: str, app: str, record_id: str | None) -> list[RecordInfo]:
+        return self._jobs_part.list_records(vhost, app, record_id)
+
+    # -- RuntimeEngine: channels --------------------------------------------------------
+
+    def list_scheduled_channels(self, vhost: str, app: str) -> list[str]:
+        return self._channels_part.list_scheduled_channels(vhost, app)
+
+    def create_scheduled_channel(self, vhost: str, app: str, path: str, schedule: Schedule) -> None:
+        self._channels_part.create_scheduled_channel(vhost, app, path, schedule)
+
+    def get_scheduled_channel(
+        self, vhost: str, app: str, stream: str
+    ) -> ScheduledChannelInfo | None:
+        return self._channels_part.get_scheduled_channel(vhost, app, stream)
+
+    def update_scheduled_channel(self, vhost: str, app: str, path: str, schedule: Schedule) -> None:
+        self._channels_part.update_scheduled_channel(vhost, app, path, schedule)
+
+    def delete_scheduled_channel(self, vhost: str, app: str, stream: str, path: str) -> None:
+        self._channels_part.delete_scheduled_channel(vhost, app, stream, path)
+
+    def list_multiplex_channels(self, vhost: str, app: str) -> list[str]:
+        return self._channels_part.list_multiplex_channels(vhost, app)
+
+    def create_multiplex_channel(
+        self, vhost: str, app: str, path: str, multiplex: Multiplex
+    ) -> None:
+        self._channels_part.create_multiplex_channel(vhost, app, path, multiplex)
+
+    def get_multiplex_channel(self, vhost: str, app: str, name: str) -> MultiplexInfo | None:
+        return self._channels_part.get_multiplex_channel(vhost, app, name)
+
+    def delete_multiplex_channel(self, vhost: str, app: str, name: str, path: str) -> None:
+        self._channels_part.delete_multiplex_channel(vhost, app, name, path)
+
+    # -- RuntimeEngine: statistics ------------------------------------------------------
+
+    def metrics(self, *scope: str) -> Metrics | None:
+        return self._stats_part.metrics(*scope)
+
+    def queue_metrics(self) -> list[QueueMetrics]:
+        return self._stats_part.queue_metrics()

@@ -1,4 +1,4 @@
-"""Where API-created resources are kept: the store interface and the in-memory store.
+"""Where API-created resources are kept: the store interface and its values.
 
 A store holds the API-created vhosts (with their apps and output profiles) in OME's JSON
 form, a *change counter* (``version``) that every change increments, and the audit log.
@@ -8,21 +8,23 @@ store never holds half a change.  A store that other processes share (``shared``
 truth: every process compares :meth:`Store.version` with the version it last loaded and
 reloads when it moved.
 
-* :class:`MemoryStore` (this module): lives as long as the process, OME's own behaviour.
-* :class:`~omeapi._stores.sqlite.SqliteStore`: a SQLite file in WAL mode, for one machine.
-* :class:`~omeapi._stores.postgres.PostgresStore`: PostgreSQL, for several machines.
+The stores themselves are below this module (arrows point here, never away):
 
-:func:`open_store` picks one from a location; :func:`store_for_config` from
-``<Managers><API><Storage>``.
+* :class:`~omeapi._stores.memory.MemoryStore`: lives as long as the process, OME's own
+  behaviour.
+* :class:`~omeapi._stores.sqlite.SqliteStore`: a SQLite file in WAL mode, for one machine.
+* :class:`~omeapi._stores.postgres.PostgresStore`: PostgreSQL, for several machines; what
+  the two SQL stores share is :mod:`omeapi._stores.sql`.
+
+:func:`~omeapi._stores.open.open_store` picks one from a location.
 """
 
 from __future__ import annotations
 
-import contextlib
+import importlib
 import os
 import threading
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -31,13 +33,23 @@ import attrs
 from omeapi._errors import StoreConflict, StoreError
 
 if TYPE_CHECKING:
-    from omeapi._config import ServerConfig
+    from omeapi._stores.memory import MemoryStore
+    from omeapi._stores.open import (
+        DB_FILE_NAME,
+        DEFAULT_STORAGE_PATH,
+        open_store,
+        sqlite_file,
+        store_for_config,
+        store_location,
+    )
 
 __all__ = [
     "DB_FILE_NAME",
     "DEFAULT_STORAGE_PATH",
     "AuditEntry",
+    "AuditPruning",
     "AuditRecord",
+    "AuditRetention",
     "Change",
     "MemoryStore",
     "Store",
@@ -56,12 +68,64 @@ __all__ = [
 
 Json = dict[str, Any]
 
-#: OME's default ``<Storage><Path>`` (resolved against the config directory like a written one).
-DEFAULT_STORAGE_PATH = "conf/api_data"
-#: The SQLite file created inside a ``<Path>`` directory.
-DB_FILE_NAME = "omeapi.sqlite3"
-#: File name endings that make a ``<Path>`` the SQLite file itself rather than its directory.
-_DB_SUFFIXES = (".sqlite3", ".sqlite", ".db")
+#: Where the names that moved out of this module live now.  They stay importable from here
+#: (imported on first use, so this module still imports no store) until every importer
+#: takes them from :mod:`omeapi._stores.open` / :mod:`omeapi._stores.memory`.
+_MOVED = {
+    "MemoryStore": "omeapi._stores.memory",
+    "DB_FILE_NAME": "omeapi._stores.open",
+    "DEFAULT_STORAGE_PATH": "omeapi._stores.open",
+    "open_store": "omeapi._stores.open",
+    "sqlite_file": "omeapi._stores.open",
+    "store_for_config": "omeapi._stores.open",
+    "store_location": "omeapi._stores.open",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+#: Seconds in a day, for :attr:`AuditRetention.days`.
+DAY = 86400.0
+
+
+@attrs.frozen
+class AuditRetention:
+    """How much of the audit log a store keeps: records younger than ``days`` days and/or
+    the newest ``rows`` records (None: no limit of that kind; both None: keep everything).
+
+    A store applies it on write, cheaply: with the first change it writes and then every
+    ``every`` changes (so the log may briefly hold up to ``every`` records more).
+    """
+
+    days: float | None = None
+    rows: int | None = None
+    every: int = 100
+
+    def __attrs_post_init__(self) -> None:
+        if self.days is not None and not self.days > 0:
+            raise ValueError(f"audit retention days must be positive: {self.days}")
+        if self.rows is not None and self.rows < 1:
+            raise ValueError(f"audit retention rows must be at least 1: {self.rows}")
+        if self.every < 1:
+            raise ValueError(f"audit retention interval must be at least 1: {self.every}")
+
+    @property
+    def keeps_everything(self) -> bool:
+        return self.days is None and self.rows is None
+
+    def horizon(self, now: float) -> float | None:
+        """The POSIX time before which records go (None: no age limit)."""
+        return None if self.days is None else now - self.days * DAY
+
+    def due(self, writes: int) -> bool:
+        """Whether the ``writes``-th change (counting from 1) written by one store object
+        prunes the log."""
+        return not self.keeps_everything and (writes - 1) % self.every == 0
 
 
 @attrs.frozen
@@ -196,156 +260,14 @@ class Store(Protocol):
         """Release connections and files (the store is not used afterwards)."""
 
 
-class _MemoryVhost:
-    __slots__ = ("apps", "config", "revision")
+@runtime_checkable
+class AuditPruning(Protocol):
+    """A store that can prune its audit log (every store of this package can).  Kept out of
+    :class:`Store` so that an embedder's own store without it still is a store."""
 
-    def __init__(self, config: Json, revision: int) -> None:
-        self.config = config
-        self.revision = revision
-        self.apps: dict[str, tuple[Json, int]] = {}
-
-
-class MemoryStore:
-    """A store that lives as long as the process (OME's own behaviour).
-
-    :meth:`apply` writes through the primitive methods (:meth:`put_vhost`,
-    :meth:`delete_vhost`, :meth:`put_app`, :meth:`delete_app`), all under one lock, so a
-    subclass can observe every change in commit order by overriding them.  The audit log
-    keeps the last ``audit_limit`` records.
-    """
-
-    shared = False
-    notifies = False
-    location = "memory"
-
-    def __init__(self, *, audit_limit: int = 10_000) -> None:
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
-        self._vhosts: dict[str, _MemoryVhost] = {}
-        self._version = 0
-        self._audit: deque[AuditRecord] = deque(maxlen=audit_limit)
-        self._names: dict[str, threading.Lock] = {}
-        self._node = node_name()
-        #: the version the change being applied will have (rows written get it as revision)
-        self._writing = 0
-
-    # -- the Store interface ----------------------------------------------------------
-
-    def version(self) -> int:
-        return self._version
-
-    def load(self) -> StoreState:
-        with self._lock:
-            return StoreState(
-                self._version,
-                tuple(
-                    StoredVhost(
-                        name,
-                        dict(v.config),
-                        tuple(StoredApp(a, dict(c), r) for a, (c, r) in v.apps.items()),
-                        v.revision,
-                    )
-                    for name, v in self._vhosts.items()
-                ),
-            )
-
-    def apply(self, change: Change) -> int:
-        with self._lock:
-            check_precondition(change, self._has_vhost(change.vhost), self._has_app(change))
-            version = self._version + 1
-            self._writing = version
-            try:
-                self._write(change)
-            finally:
-                self._writing = 0
-            self._version = version
-            if change.audit is not None:
-                audit = change.audit
-                self._audit.append(
-                    AuditRecord(
-                        len(self._audit) + 1,
-                        version,
-                        audit.time,
-                        audit.client,
-                        audit.method,
-                        audit.path,
-                        audit.summary,
-                        self._node,
-                    )
-                )
-            self._changed.notify_all()
-            return version
-
-    def _write(self, change: Change) -> None:
-        kind = change.kind
-        if kind == Change.CREATE_VHOST:
-            self.put_vhost(change.vhost, dict(change.config or {}))
-            for name, app in change.apps:
-                self.put_app(change.vhost, name, app)
-        elif kind == Change.DELETE_VHOST:
-            self.delete_vhost(change.vhost)
-        elif kind in (Change.CREATE_APP, Change.UPDATE_APP):
-            self.put_app(change.vhost, change.app, dict(change.config or {}))
-        else:
-            self.delete_app(change.vhost, change.app)
-
-    def lock(self, name: str) -> AbstractContextManager[None]:
-        # Serialises the users of this one store object (the Apis sharing it in a process).
-        with self._lock:
-            lock = self._names.setdefault(name, threading.Lock())
-        return _locked(lock)
-
-    def watch(self, on_change: Callable[[], None], stop: threading.Event) -> bool:
-        return False
-
-    def audit_log(self, since: float | None = None) -> list[AuditRecord]:
-        with self._lock:
-            return [r for r in self._audit if since is None or r.time >= since]
-
-    def close(self) -> None:
-        pass
-
-    # -- primitives (called under the lock by apply) ------------------------------------
-
-    def put_vhost(self, name: str, vhost: dict[str, Any]) -> None:
-        """Store (or replace) a vhost's own JSON (without its apps)."""
-        existing = self._vhosts.get(name)
-        row = _MemoryVhost(vhost, self._revision())
-        if existing is not None:
-            row.apps = existing.apps
-        self._vhosts[name] = row
-
-    def delete_vhost(self, name: str) -> None:
-        """Forget a vhost and its apps."""
-        self._vhosts.pop(name, None)
-
-    def put_app(self, vhost: str, name: str, app: dict[str, Any]) -> None:
-        """Store (or replace, keeping its place) an app's JSON."""
-        owner = self._vhosts.get(vhost)
-        if owner is not None:
-            owner.apps[name] = (app, self._revision())
-
-    def delete_app(self, vhost: str, name: str) -> None:
-        """Forget an app."""
-        owner = self._vhosts.get(vhost)
-        if owner is not None:
-            owner.apps.pop(name, None)
-
-    def _revision(self) -> int:
-        return self._writing or self._version + 1
-
-    def _has_vhost(self, name: str) -> bool:
-        return name in self._vhosts
-
-    def _has_app(self, change: Change) -> bool:
-        owner = self._vhosts.get(change.vhost)
-        return owner is not None and change.app in owner.apps
-
-
-@contextlib.contextmanager
-def _locked(lock: threading.Lock) -> Iterator[None]:
-    with lock:
-        yield
+    def prune_audit(self, retention: AuditRetention, now: float | None = None) -> int:
+        """Delete the audit records ``retention`` does not keep (``now``: POSIX time, the
+        current time if None); returns how many went."""
 
 
 def check_precondition(change: Change, has_vhost: bool, has_app: bool) -> None:
@@ -369,69 +291,3 @@ def check_precondition(change: Change, has_vhost: bool, has_app: bool) -> None:
         raise StoreConflict(Change.APP_EXISTS, f"{where} exists")
     if kind in (Change.UPDATE_APP, Change.DELETE_APP) and not has_app:
         raise StoreConflict(Change.APP_MISSING, f"{where} does not exist")
-
-
-# -- choosing a store ------------------------------------------------------------------
-
-
-_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-
-
-def _is_postgres(location: str) -> bool:
-    return location.startswith(_POSTGRES_SCHEMES)
-
-
-def sqlite_file(path: str) -> str:
-    """The SQLite file for a ``<Storage><Path>``: the path itself when it names a file
-    (an existing one, or one ending in ``.sqlite3``/``.sqlite``/``.db``), else
-    ``omeapi.sqlite3`` inside it (a directory, OME's meaning of ``<Path>``)."""
-    if os.path.isfile(path) or path.endswith(_DB_SUFFIXES):
-        return path
-    return os.path.join(path, DB_FILE_NAME)
-
-
-def store_location(config: ServerConfig, override: str | None = None) -> str | None:
-    """Where ``config``'s store is (a PostgreSQL URL or a SQLite file), or None for the
-    in-memory store.
-
-    ``override`` (``--store``) wins: ``memory`` forces the in-memory store.  Otherwise
-    ``<Managers><API><Storage>`` decides: absent or ``<Enabled>false`` is in-memory; an
-    empty ``<Path>`` is OME's default ``conf/api_data``, resolved against the config
-    directory as a written one is.
-    """
-    if override is not None:
-        if override == "memory":
-            return None
-        return override if _is_postgres(override) else sqlite_file(os.path.abspath(override))
-    manager = config.api_manager
-    storage = manager.storage if manager is not None else None
-    if storage is None or not storage.enabled:
-        return None
-    path = storage.path
-    # ResolvePath put the config directory in front of a URL too ("<dir>/postgresql://…").
-    for scheme in _POSTGRES_SCHEMES:
-        start = path.find(scheme)
-        if start >= 0:
-            return path[start:]
-    if not path:
-        path = f"{(config.config_dir or os.getcwd()).rstrip('/')}/{DEFAULT_STORAGE_PATH}"
-    return sqlite_file(path)
-
-
-def open_store(location: str | None) -> Store:
-    """The store at ``location`` (from :func:`store_location`): PostgreSQL for a
-    ``postgresql://`` URL, SQLite for a file path, in-memory for None or ``memory``."""
-    if location is None or location == "memory":
-        return MemoryStore()
-    if _is_postgres(location):
-        from omeapi._stores.postgres import PostgresStore
-
-        return PostgresStore(location)
-    from omeapi._stores.sqlite import SqliteStore
-
-    return SqliteStore(sqlite_file(location))
-
-
-def store_for_config(config: ServerConfig, override: str | None = None) -> Store:
-    """The store ``config`` asks for (see :func:`store_location`), opened."""
-    return open_store(store_location(config, override))

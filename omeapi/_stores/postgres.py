@@ -15,6 +15,8 @@ and the same guarantees:
 * Connections are per thread (and per process); one broken by a database restart is
   replaced on the next call.
 
+The tables, the row mapping and the checked write are :mod:`omeapi._stores.sql`'s.
+
 Install with ``pip install omeapi[postgres]`` (psycopg 3 with its binary libpq).
 """
 
@@ -23,19 +25,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
-from omeapi._stores.base import (
-    AuditRecord,
-    Change,
-    StoreError,
-    StoreState,
-    node_name,
+from omeapi._stores.base import AuditRetention, Change, StoreError, StoreState
+from omeapi._stores.sql import (
+    APPS_QUERY,
+    POSTGRES,
+    SCHEMA_VERSION,
+    VERSION_QUERY,
+    VHOSTS_QUERY,
+    Execute,
+    SqlStore,
+    schema,
+    state_of,
 )
-from omeapi._stores.sqlite import _audit_record, _checked_write, _state
 
 try:
     import psycopg
@@ -47,44 +52,10 @@ __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore", "safe_location"]
 
 log = logging.getLogger("omeapi")
 
-SCHEMA_VERSION = 1
+T = TypeVar("T")
+
 #: The ``NOTIFY`` channel; the payload is the new version.
 CHANNEL = "omeapi_changes"
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS omeapi_meta (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        schema INTEGER NOT NULL,
-        version BIGINT NOT NULL
-    )""",
-    f"""INSERT INTO omeapi_meta (id, schema, version) VALUES (1, {SCHEMA_VERSION}, 0)
-        ON CONFLICT (id) DO NOTHING""",
-    """CREATE TABLE IF NOT EXISTS omeapi_vhosts (
-        name TEXT PRIMARY KEY,
-        position BIGINT NOT NULL,
-        revision BIGINT NOT NULL,
-        config TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS omeapi_apps (
-        vhost TEXT NOT NULL REFERENCES omeapi_vhosts (name) ON DELETE CASCADE,
-        name TEXT NOT NULL,
-        position BIGINT NOT NULL,
-        revision BIGINT NOT NULL,
-        config TEXT NOT NULL,
-        PRIMARY KEY (vhost, name)
-    )""",
-    """CREATE TABLE IF NOT EXISTS omeapi_audit (
-        id BIGSERIAL PRIMARY KEY,
-        version BIGINT NOT NULL,
-        time DOUBLE PRECISION NOT NULL,
-        client TEXT NOT NULL,
-        method TEXT NOT NULL,
-        path TEXT NOT NULL,
-        summary TEXT NOT NULL,
-        node TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS omeapi_audit_time ON omeapi_audit (time)",
-)
 
 #: Advisory lock key serialising schema creation (nodes starting together).
 _SCHEMA_LOCK = 0x6F6D_6561_7069  # "omeapi"
@@ -109,29 +80,33 @@ def safe_location(dsn: str) -> str:
     return f"postgresql://{user + '@' if user else ''}{host}{':' + port if port else ''}/{db}"
 
 
-class PostgresStore:
+class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
     """A :class:`~omeapi.Store` in the PostgreSQL database at ``dsn``
-    (``postgresql://user:password@host:port/db`` or a libpq connection string)."""
+    (``postgresql://user:password@host:port/db`` or a libpq connection string);
+    ``audit_retention`` limits the audit log (see :class:`~omeapi._stores.base.AuditRetention`)."""
 
     shared = True
     notifies = True
+    dialect = POSTGRES
 
-    def __init__(self, dsn: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        connect_timeout: float = 10.0,
+        audit_retention: AuditRetention | None = None,
+    ) -> None:
         if psycopg is None:
             raise StoreError("the PostgreSQL store needs psycopg 3: pip install 'omeapi[postgres]'")
+        self._driver_errors = psycopg.Error
+        super().__init__(safe_location(dsn), audit_retention)
         self.dsn = dsn
-        self.location = safe_location(dsn)
         self.connect_timeout = connect_timeout
-        self._local = threading.local()
-        self._connections: list[psycopg.Connection[Any]] = []
-        self._guard = threading.Lock()
-        self._closed = False
-        self._node = node_name()
         try:
             conn = self._conn()
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for statement in _SCHEMA:
+                for statement in schema(POSTGRES):
                     conn.execute(statement)
                 row = conn.execute("SELECT schema FROM omeapi_meta").fetchone()
         except psycopg.Error as exc:
@@ -155,50 +130,24 @@ class PostgresStore:
             application_name="omeapi",
         )
 
-    def _conn(self) -> psycopg.Connection[Any]:
-        local = self._local
-        conn: psycopg.Connection[Any] | None = getattr(local, "conn", None)
-        if conn is None or local.pid != os.getpid() or conn.closed:
-            if self._closed:
-                raise StoreError(f"{self.location}: the store is closed")
-            conn = self._connect()
-            local.conn, local.pid = conn, os.getpid()
-            with self._guard:
-                self._connections.append(conn)
-        return conn
+    def _read(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._errors():
+            return self._conn().execute(query, params).fetchall()
 
-    def _forget(self) -> None:
-        # A broken connection (database restarted, network cut) is replaced next time.
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
-            with self._guard, contextlib.suppress(ValueError):
-                self._connections.remove(conn)
+    def _usable(self, conn: psycopg.Connection[Any]) -> bool:
+        return not conn.closed
 
-    def close(self) -> None:
-        """Close every connection this object opened."""
-        with self._guard:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except psycopg.Error as exc:
-            self._forget()
-            raise StoreError(f"{self.location}: {exc}") from exc
+    def transaction(self, work: Callable[[Execute], T]) -> T:
+        with self._errors():
+            conn = self._conn()
+            with conn.transaction():
+                return work(conn.execute)
 
     # -- the Store interface ----------------------------------------------------------------
 
     def version(self) -> int:
         with self._errors():
-            row = self._conn().execute("SELECT version FROM omeapi_meta").fetchone()
+            row = self._conn().execute(VERSION_QUERY).fetchone()
         return int(row[0]) if row else 0
 
     def load(self) -> StoreState:
@@ -207,28 +156,20 @@ class PostgresStore:
             # REPEATABLE READ: the counter and the rows are of the same moment.
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                row = conn.execute("SELECT version FROM omeapi_meta").fetchone()
-                vhosts = conn.execute(
-                    "SELECT name, revision, config FROM omeapi_vhosts ORDER BY position, name"
-                ).fetchall()
-                apps = conn.execute(
-                    "SELECT vhost, name, revision, config FROM omeapi_apps ORDER BY position, name"
-                ).fetchall()
-        return _state(int(row[0]) if row else 0, vhosts, apps)
+                row = conn.execute(VERSION_QUERY).fetchone()
+                vhosts = conn.execute(VHOSTS_QUERY).fetchall()
+                apps = conn.execute(APPS_QUERY).fetchall()
+        return state_of(int(row[0]) if row else 0, vhosts, apps)
 
     def apply(self, change: Change) -> int:
-        with self._errors():
-            conn = self._conn()
-            with conn.transaction():
-                return self._apply(conn, change)
+        return self.transaction(lambda execute: self._apply(execute, change))
 
-    def _apply(self, conn: psycopg.Connection[Any], change: Change) -> int:
-        row = conn.execute(
-            "UPDATE omeapi_meta SET version = version + 1 RETURNING version"
-        ).fetchone()
+    def _apply(self, execute: Execute, change: Change) -> int:
+        row = execute("UPDATE omeapi_meta SET version = version + 1 RETURNING version").fetchone()
         assert row is not None
-        version = int(row[0])
-        _checked_write(conn.execute, change, version, "%s", self._node)
+        version = self._apply_in(execute, int(row[0]), change)
+        # Delivered at commit (and not at all on a rollback): the other nodes' followers.
+        execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(version)))
         return version
 
     def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
@@ -266,13 +207,3 @@ class PostgresStore:
                 log.warning("listening to %s failed (%s); retrying", self.location, exc)
                 stop.wait(1.0)
         return True
-
-    def audit_log(self, since: float | None = None) -> list[AuditRecord]:
-        query = "SELECT id, version, time, client, method, path, summary, node FROM omeapi_audit"
-        params: tuple[float, ...] = ()
-        if since is not None:
-            query += " WHERE time >= %s"
-            params = (since,)
-        with self._errors():
-            rows = self._conn().execute(query + " ORDER BY id", params).fetchall()
-        return [_audit_record(row) for row in rows]

@@ -1,0 +1,204 @@
+"""Input streams and what acts on them: pull, terminate, LL-HLS dumps, events, subtitles.
+
+A stream started with ``publish()`` is an RTMP push; ``create_pull_stream`` pulls (``rtsp``,
+``rtmp``, ``ovt``, ``srt`` URLs; a host under the reserved ``.invalid`` domain never
+answers).  Input tracks are plausible (H264 720p30, AAC or Opus, a data track); outputs
+follow the app's output profiles (:mod:`omeapi._simulated.media`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from omeapi._engine.values import (
+    HlsDump,
+    HlsDumpRequest,
+    PullRequest,
+    StreamEvent,
+    StreamInfo,
+    SubtitleCue,
+    Track,
+)
+from omeapi._errors import EngineError, EngineResult
+from omeapi._simulated.media import PULL_SCHEMES, unreachable_host
+from omeapi._simulated.state import SimulatedStream, World, failed, missing
+
+__all__ = ["Streams"]
+
+
+class Streams:
+    """The stream operations and the stream test controls; ``tick`` brings the simulation
+    up to now."""
+
+    def __init__(self, world: World, tick: Callable[[], float]) -> None:
+        self._w = world
+        self._tick = tick
+
+    # -- test controls ----------------------------------------------------------------
+
+    def publish(self, vhost: str, app: str, stream: str, *, viewers: int = 0) -> None:
+        """Start a stream with one publisher (and ``viewers`` viewers) on a running app."""
+        with self._w.lock:
+            running = self._w.running(vhost, app)
+            running.streams[stream] = SimulatedStream(stream, self._w.clock(), 1, viewers)
+
+    def add_viewers(self, vhost: str, app: str, stream: str, count: int = 1) -> None:
+        """Add viewers to a live stream."""
+        with self._w.lock:
+            self._w.running(vhost, app).streams[stream].viewers += count
+
+    def sessions(self, vhost: str, app: str) -> int:
+        """Sessions on an app (0 when it is not running)."""
+        with self._w.lock:
+            running = self._w.apps.get((vhost, app))
+            return 0 if running is None else sum(s.sessions for s in running.streams.values())
+
+    def names(self, vhost: str, app: str) -> list[str]:
+        """Names of the app's input streams, in creation order."""
+        with self._w.lock:
+            return list(self._w.running(vhost, app).streams)
+
+    def events(self, vhost: str, app: str, stream: str) -> list[StreamEvent]:
+        """Events injected into a live stream, in order."""
+        with self._w.lock:
+            return list(self._w.stream_live(vhost, app, stream).events)
+
+    def subtitles(self, vhost: str, app: str, stream: str) -> list[SubtitleCue]:
+        """Subtitle cues sent to a live stream, in order."""
+        with self._w.lock:
+            return list(self._w.stream_live(vhost, app, stream).subtitles)
+
+    def concluded(self, vhost: str, app: str, stream: str) -> bool:
+        """Whether the stream's HLS playlists were concluded."""
+        with self._w.lock:
+            return self._w.stream_live(vhost, app, stream).concluded
+
+    # -- streams --------------------------------------------------------------------------
+
+    def list_streams(self, vhost: str, app: str) -> list[str]:
+        with self._w.lock:
+            self._tick()
+            return [name for name, _ in self._w.streams(vhost, app)]
+
+    def get_stream(self, vhost: str, app: str, stream: str) -> StreamInfo | None:
+        with self._w.lock:
+            now = self._tick()
+            try:
+                live = self._w.stream_live(vhost, app, stream)
+            except EngineError:
+                return None
+            tracks = tuple(self._moving(t, now - live.stream.created) for t in live.tracks)
+            outputs = tuple(
+                attrs.evolve(
+                    out,
+                    tracks=tuple(self._moving(t, now - live.stream.created) for t in out.tracks),
+                )
+                for out in self._w.outputs(vhost, app, stream, live)
+            )
+            return StreamInfo(
+                stream, live.source_type, live.stream.created, tracks, outputs, live.source_url
+            )
+
+    @staticmethod
+    def _moving(track: Track, elapsed: float) -> Track:
+        """A video track with the frame count since its last key frame at this moment."""
+        video = track.video
+        if video is None or video.key_frame_interval <= 0:
+            return track
+        frames = int(max(0.0, elapsed) * video.framerate)
+        delta = frames % max(1, int(video.key_frame_interval))
+        return attrs.evolve(
+            track, video=attrs.evolve(video, delta_frames_since_last_key_frame=delta)
+        )
+
+    def create_pull_stream(self, vhost: str, app: str, request: PullRequest) -> None:
+        with self._w.lock:
+            self._w.maybe_fail("create_pull_stream")
+            self._tick()
+            self._w.running_config(vhost, app)
+            if request.name in self._w.apps[(vhost, app)].streams:
+                raise EngineError(EngineResult.EXISTS)
+            for url in request.urls:
+                scheme = url.partition("://")[0].lower() if "://" in url else ""
+                source_type = PULL_SCHEMES.get(scheme)
+                if source_type is not None and not unreachable_host(url):
+                    self._w.new_stream(vhost, app, request.name, source_type, source_url=url)
+                    return
+            raise failed(f"no source of {request.name} could be pulled")
+
+    def delete_stream(self, vhost: str, app: str, stream: str) -> None:
+        with self._w.lock:
+            self._w.maybe_fail("delete_stream")
+            self._tick()
+            running = self._w.apps.get((vhost, app))
+            if running is None or running.streams.pop(stream, None) is None:
+                raise missing()
+            self._w.lives.pop((vhost, app, stream), None)
+            self._tick()
+
+    # -- HLS dumps, events, subtitles -------------------------------------------------------
+
+    def list_hls_dumps(
+        self, vhost: str, app: str, stream: str, output_stream: str, dump_id: str | None
+    ) -> list[HlsDump]:
+        with self._w.lock:
+            self._tick()
+            live = self._w.stream_live(vhost, app, stream)
+            return [
+                dump
+                for (output, ident), dump in live.dumps.items()
+                if output == output_stream and (dump_id is None or ident == dump_id)
+            ]
+
+    def start_hls_dump(self, vhost: str, app: str, stream: str, request: HlsDumpRequest) -> None:
+        with self._w.lock:
+            self._w.maybe_fail("start_hls_dump")
+            live = self._w.stream_live(vhost, app, stream)
+            key = (request.output_stream_name, request.id)
+            existing = live.dumps.get(key)
+            if existing is not None and existing.enabled:
+                raise EngineError(EngineResult.EXISTS)
+            live.dumps[key] = HlsDump(
+                request.id,
+                request.output_stream_name,
+                request.output_path,
+                True,
+                request.playlists,
+                request.info_file,
+                request.user_data,
+            )
+
+    def stop_hls_dump(
+        self, vhost: str, app: str, stream: str, output_stream: str, dump_id: str | None
+    ) -> None:
+        with self._w.lock:
+            self._w.maybe_fail("stop_hls_dump")
+            live = self._w.stream_live(vhost, app, stream)
+            keys = [
+                key
+                for key in live.dumps
+                if key[0] == output_stream and (dump_id is None or key[1] == dump_id)
+            ]
+            if dump_id is not None and not keys:
+                raise missing()
+            for key in keys:
+                live.dumps[key] = attrs.evolve(live.dumps[key], enabled=False)
+
+    def send_event(self, vhost: str, app: str, stream: str, event: StreamEvent) -> None:
+        with self._w.lock:
+            self._w.maybe_fail("send_event")
+            self._w.stream_live(vhost, app, stream).events.append(event)
+
+    def conclude_hls_live(self, vhost: str, app: str, stream: str, urgent: bool) -> None:
+        with self._w.lock:
+            self._w.maybe_fail("conclude_hls_live")
+            self._w.stream_live(vhost, app, stream).concluded = True
+
+    def send_subtitles(
+        self, vhost: str, app: str, stream: str, cues: Sequence[SubtitleCue]
+    ) -> None:
+        with self._w.lock:
+            self._w.maybe_fail("send_subtitles")
+            self._w.stream_live(vhost, app, stream).subtitles.extend(cues)
