@@ -25,7 +25,8 @@ from omeapi._state.certificates import Certificates
 from omeapi._state.follow import StoreFollower
 from omeapi._state.registry import Registry
 from omeapi._state.restart import RestartCoordinator
-from omeapi._stores.base import Store, open_store, store_location
+from omeapi._stores.base import Store
+from omeapi._stores.open import open_store, store_location
 
 __all__ = ["open_api"]
 

@@ -112,7 +112,7 @@ class Api:
             manager.access_token if manager else None,
             api_enabled=config.api_enabled,
             allow_no_auth=allow_no_auth,
-            brake=brake,
+            brake=FailureBrake.for_store(services.store) if brake is True else brake,
         )
         self.cors = ApiCors(
             _cors_policy(config.defaults_cross_domains, "Defaults"),

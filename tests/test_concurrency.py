@@ -45,7 +45,8 @@ from conftest import Client, make_api, profile_body
 from omeapi._config import ApplicationConfig
 from omeapi._engine.protocol import RestartOutcome
 from omeapi._simulated.engine import SimulatedEngine
-from omeapi._stores.base import Change, MemoryStore
+from omeapi._stores.base import Change
+from omeapi._stores.memory import MemoryStore
 
 VHOST = "cc"
 APPS = ("a0", "a1", "a2", "a3")

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_server_config(args.file)
         chosen = listeners(config, address=args.address, port=args.port, tls_port=args.tls_port)
-        from omeapi._stores.base import store_location
+        from omeapi._stores.open import store_location
 
         location = store_location(config, getattr(args, "store", None))
         workers = getattr(args, "workers", 1) or 1

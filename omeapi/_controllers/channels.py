@@ -111,8 +111,12 @@ def _create_channel(
     if name in engine.list_streams(vhost.name, app.name):
         raise msg.CHANNEL_EXISTS.error(name=name)
     path = channel_file(directory, name, suffix)
-    outcomes = {EngineResult.EXISTS: msg.CHANNEL_EXISTS, EngineResult.FAILED: save_failed}
-    with answering(outcomes, name=name, path=path):
+    outcomes = {
+        EngineResult.EXISTS: msg.CHANNEL_EXISTS,
+        EngineResult.NOT_EXISTS: msg.APP_NOT_FOUND,  # the engine does not run the app
+        EngineResult.FAILED: save_failed,
+    }
+    with answering(outcomes, name=name, path=path, vhost=vhost.name, app=app.name):
         create(engine)(vhost.name, app.name, path, document)
     return plain(201)
 

@@ -38,8 +38,10 @@ _FILE_PUBLISHERS = ("FILE",)
 
 # Engine failures OME has no message for (its own publishers cannot fail so) answer 500
 # with the engine's reason; a duplicate id is 400 in OME, not 409.
+# NOT_EXISTS: the engine does not run the app (or has no such feature: NoRuntime).
 _START_PUSH: Outcomes = {
     EngineResult.EXISTS: msg.PUSH_DUPLICATE,
+    EngineResult.NOT_EXISTS: msg.APP_NOT_FOUND,
     EngineResult.FAILED: msg.JOB_FAILED,
 }
 _STOP_PUSH: Outcomes = {
@@ -48,6 +50,7 @@ _STOP_PUSH: Outcomes = {
 }
 _START_RECORD: Outcomes = {
     EngineResult.EXISTS: msg.RECORD_DUPLICATE,
+    EngineResult.NOT_EXISTS: msg.APP_NOT_FOUND,
     EngineResult.FAILED: msg.JOB_FAILED,
 }
 _STOP_RECORD: Outcomes = {
@@ -137,7 +140,7 @@ def start_push(call: Call) -> Reply:
     url = url.rstrip("/")
     _check_push_url(protocol, url)
     request = PushRequest(push_id, selector, protocol, url, json_str(body.get("streamKey")) or "")
-    with answering(_START_PUSH):
+    with answering(_START_PUSH, vhost=vhost.name, app=app.name):
         return ok(call.services.engine.start_push(vhost.name, app.name, request).to_json())
 
 
@@ -196,7 +199,7 @@ def start_record(call: Call) -> Reply:
         metadata=json_str(body.get("metadata")) or "",
         segmentation_rule=rule if rule in _SEGMENTATION_RULES else "discontinuity",
     )
-    with answering(_START_RECORD):
+    with answering(_START_RECORD, vhost=vhost.name, app=app.name):
         return ok(call.services.engine.start_record(vhost.name, app.name, request).to_json())
 
 

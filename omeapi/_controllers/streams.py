@@ -17,6 +17,8 @@ __all__ = ["create_stream", "delete_stream", "get_stream", "list_streams", "pull
 
 _PULL: Outcomes = {
     EngineResult.EXISTS: msg.PULL_EXISTS,
+    # the engine does not run the app (or cannot pull at all: NoRuntime)
+    EngineResult.NOT_EXISTS: msg.APP_NOT_FOUND,
     EngineResult.FAILED: msg.PULL_FAILED,
 }
 _TERMINATE: Outcomes = {
@@ -65,7 +67,7 @@ def create_stream(call: Call) -> Reply:
     request = PullRequest(name, tuple(urls), pull_properties(body.get("properties")))
     # OME names the API request's own URL here, not the source.
     url = call.request.url
-    with answering(_PULL, url=url):
+    with answering(_PULL, url=url, vhost=vhost.name, app=app.name):
         engine.create_pull_stream(vhost.name, app.name, request)
     if name not in engine.list_streams(vhost.name, app.name):
         raise msg.PULL_FAILED.error(url=url)

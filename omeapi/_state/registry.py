@@ -23,15 +23,8 @@ from omeapi._config import (
     virtual_host_from_json,
 )
 from omeapi._errors import ConfigError
-from omeapi._stores.base import (
-    AuditEntry,
-    Change,
-    MemoryStore,
-    Store,
-    StoreConflict,
-    StoredVhost,
-    StoreState,
-)
+from omeapi._stores.base import AuditEntry, Change, Store, StoreConflict, StoredVhost, StoreState
+from omeapi._stores.memory import MemoryStore
 from omeapi._wire.envelope import dumps
 
 __all__ = ["AppEntry", "Registry", "Snapshot", "VhostEntry"]

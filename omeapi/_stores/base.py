@@ -21,7 +21,6 @@ The stores themselves are below this module (arrows point here, never away):
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from collections.abc import Callable
@@ -33,25 +32,14 @@ import attrs
 from omeapi._errors import StoreConflict, StoreError
 
 if TYPE_CHECKING:
-    from omeapi._stores.memory import MemoryStore
-    from omeapi._stores.open import (
-        DB_FILE_NAME,
-        DEFAULT_STORAGE_PATH,
-        open_store,
-        sqlite_file,
-        store_for_config,
-        store_location,
-    )
+    pass
 
 __all__ = [
-    "DB_FILE_NAME",
-    "DEFAULT_STORAGE_PATH",
     "AuditEntry",
     "AuditPruning",
     "AuditRecord",
     "AuditRetention",
     "Change",
-    "MemoryStore",
     "Store",
     "StoreConflict",
     "StoreError",
@@ -60,34 +48,9 @@ __all__ = [
     "StoredVhost",
     "check_precondition",
     "node_name",
-    "open_store",
-    "sqlite_file",
-    "store_for_config",
-    "store_location",
 ]
 
 Json = dict[str, Any]
-
-#: Where the names that moved out of this module live now.  They stay importable from here
-#: (imported on first use, so this module still imports no store) until every importer
-#: takes them from :mod:`omeapi._stores.open` / :mod:`omeapi._stores.memory`.
-_MOVED = {
-    "MemoryStore": "omeapi._stores.memory",
-    "DB_FILE_NAME": "omeapi._stores.open",
-    "DEFAULT_STORAGE_PATH": "omeapi._stores.open",
-    "open_store": "omeapi._stores.open",
-    "sqlite_file": "omeapi._stores.open",
-    "store_for_config": "omeapi._stores.open",
-    "store_location": "omeapi._stores.open",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
 
 #: Seconds in a day, for :attr:`AuditRetention.days`.
 DAY = 86400.0
