@@ -166,25 +166,27 @@ def _expansions(atoms: Sequence[str]) -> list[list[str]] | None:
     """The token sequences an atom sequence stands for (an optional group gives two)."""
     seqs: list[list[str]] = [[]]
     for atom in atoms:
+        optional = None
         if atom == ".*":
-            tokens: list[str] | None = [_STAR]
+            found: list[str] | None = [_STAR]
         elif atom == ".?":
-            tokens = [_OPT]
+            found = [_OPT]
         elif len(atom) == 1 and atom not in "*?.[{^$|+()":
-            tokens = [_Lit(atom)]
+            found = [_Lit(atom)]
         elif len(atom) == 2 and atom[0] == "\\":
-            tokens = [_Lit(atom[1])]
+            found = [_Lit(atom[1])]
         else:
             optional = _OPTIONAL_GROUP.fullmatch(atom)
             body = optional.group(1) if optional else None
             if body is None and atom.startswith("(?:") and atom.endswith(")"):
                 body = atom[3:-1]
-            tokens = None if body is None else _body_tokens(body)
-            if tokens is None:
-                return None
-            if optional is not None:
-                seqs = [*seqs, *([*s, *tokens] for s in seqs)]
-                continue
+            found = None if body is None else _body_tokens(body)
+        if found is None:
+            return None
+        tokens = found
+        if optional is not None:
+            seqs = [*seqs, *([*s, *tokens] for s in seqs)]
+            continue
         for seq in seqs:
             seq.extend(tokens)
     return seqs
