@@ -198,7 +198,9 @@ class Api:
         **options: Any,
     ) -> Api:
         """Load ``path`` (a Server.xml) and build the API over it."""
-        return cls(load_server_config(path, environ=environ), **options)
+        required = not options.get("allow_no_auth", False)
+        config = load_server_config(path, environ=environ, require_access_token=required)
+        return cls(config, **options)
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """Answer one request.  Never raises."""

@@ -85,7 +85,7 @@ def create_apps(call: Call) -> Reply:
     call.writable(vhost)
     results: list[ItemResult] = []
     for item in require_array(call.body):
-        app = application_from_json(_with_defaults(item))
+        app = application_from_json(_with_defaults(item), environ=call.api.config.environ)
         try:
             entry = call.api.coordinator.create_app(vhost.name, app)
         except ApiError as exc:
@@ -114,7 +114,9 @@ def patch_app(call: Call) -> Reply:
             raise ApiError(400, msg.CANNOT_CHANGE.format(key=key))
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
-        return application_from_json(deep_merge(current.to_json(), body))
+        return application_from_json(
+            deep_merge(current.to_json(), body), environ=call.api.config.environ
+        )
 
     entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     return ok_raw(entry.api_json_bytes())

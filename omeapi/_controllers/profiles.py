@@ -6,7 +6,7 @@ list (and does not when nothing changed).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from omeapi import _messages as msg
@@ -93,14 +93,16 @@ def _profiles_of(app_json: dict[str, Any]) -> Profiles:
     return profiles if isinstance(profiles, list) else []
 
 
-def _edited(current: ApplicationConfig, edit: Callable[[Profiles], bool]) -> ApplicationConfig:
+def _edited(
+    current: ApplicationConfig, edit: Callable[[Profiles], bool], environ: Mapping[str, str]
+) -> ApplicationConfig:
     """The app with its profile list edited (``edit`` says whether it changed anything),
     parsed again through the schema."""
     app_json = current.to_json()
     if not edit(_profiles_of(app_json)):
         return current
     try:
-        return application_from_json(app_json)
+        return application_from_json(app_json, environ=environ)
     except ConfigError as exc:
         # OME reports these through an HTTP error: `[HTTP] [Config] … (400)`.
         raise ApiError(400, exc.message) from None
@@ -127,7 +129,7 @@ def create_profiles(call: Call) -> Reply:
         return any(isinstance(result, str) for result in outcome)
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
-        return _edited(current, append)
+        return _edited(current, append, call.api.config.environ)
 
     entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     results: list[ItemResult] = []
@@ -158,7 +160,7 @@ def patch_profile(call: Call) -> Reply:
         return True
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
-        return _edited(current, replace)
+        return _edited(current, replace, call.api.config.environ)
 
     entry = call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     stored = entry.config.profile(name)
@@ -177,7 +179,7 @@ def delete_profile(call: Call) -> Reply:
         return True
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
-        return _edited(current, remove)
+        return _edited(current, remove, call.api.config.environ)
 
     call.api.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
     return plain(200)
