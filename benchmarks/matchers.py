@@ -10,6 +10,8 @@ Prints microseconds per call, best of ``--repeat`` runs (``timeit``):
   usual case) and once with a fresh Origin per call (``--distinct`` of them, more than the
   cache holds, so every call is a miss);
 * ``HostCheck.check`` with ``*`` (no work) and with three names;
+* hostile input: Host and CORS patterns with several ``*`` against the longest Host / Origin
+  that is matched (the backtracking regex took seconds to minutes; now linear);
 * ``AuthVerifier.verify``: success in the usual form (``Basic`` + padded base64), success in
   another form (``basic``, no padding: parsed step by step), failure (wrong token), with and
   without a :class:`FailureBrake`, and a braked client (429).
@@ -31,10 +33,11 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from omeapi._access.auth import AuthVerifier, FailureBrake
+from omeapi._access.auth import AuthVerifier
 from omeapi._access.cors import ApiCors, CorsPolicy
 from omeapi._access.hosts import HostCheck
 from omeapi._errors import ApiError
+from omeapi._state.brake import FailureBrake
 
 TOKEN = "ome-access-token"
 ASKED = "authorization, content-type"
@@ -117,6 +120,24 @@ def bench_hosts(repeat: int) -> None:
     )
 
 
+def bench_hostile(repeat: int) -> None:
+    """Patterns with several ``*`` against the longest inputs that reach the matcher."""
+    stars_host = HostCheck(["*.*.*.allowed.com"])
+    long_host = "." * 250 + "x"  # the longest Host that is matched at all (255 bytes)
+    huge_host = "." * 4000 + "x"  # refused by length before matching
+    stars_cors = CorsPolicy.compile(["*.*.*.*.allowed.com"], scope="API")
+    dots_origin = "https://" + "." * 245  # well formed, 253 characters
+    rows = [
+        ("Host *.*.*.allowed.com, 251 chars", swallow(lambda: stars_host.check(long_host))),
+        ("Host *.*.*.allowed.com, 4001 chars", swallow(lambda: stars_host.check(huge_host))),
+        ("CORS *.*.*.*.allowed.com, 253 chars", lambda: stars_cors.matches(dots_origin)),
+    ]
+    print_rows(
+        "Hostile input (several `*` per pattern; was seconds to minutes), µs per call",
+        [(label, best_us(func, 50, max(3, repeat // 10))) for label, func in rows],
+    )
+
+
 def bench_auth(repeat: int, distinct: int) -> None:
     encoded = base64.b64encode(TOKEN.encode()).decode()
     usual, other = f"Basic {encoded}", f"basic {encoded.rstrip('=')}"
@@ -162,6 +183,7 @@ def main() -> None:
     print()
     bench_cors(args.repeat, args.distinct)
     bench_hosts(args.repeat)
+    bench_hostile(args.repeat)
     bench_auth(args.repeat, args.distinct)
 
 

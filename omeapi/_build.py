@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from omeapi._access.auth import FailureBrake
+from omeapi._access.auth import Brake
 from omeapi._config import ServerConfig, load_server_config
 from omeapi._engine.protocol import MediaEngine
 from omeapi._errors import ConfigError, StoreError
@@ -21,6 +21,7 @@ from omeapi._ops.access_log import AccessLog
 from omeapi._ops.metrics import PrometheusMetrics
 from omeapi._services import Services
 from omeapi._simulated.engine import SimulatedEngine
+from omeapi._state.brake import FailureBrake
 from omeapi._state.certificates import Certificates
 from omeapi._state.follow import StoreFollower
 from omeapi._state.registry import Registry
@@ -39,7 +40,7 @@ def open_api(
     environ: Mapping[str, str] | None = None,
     allow_no_auth: bool = False,
     body_limit: int = DEFAULT_BODY_LIMIT,
-    brake: FailureBrake | bool = True,
+    brake: Brake | bool = True,
     start_engine: bool = True,
     access_log: str | None = None,
     metrics_path: str | None = None,
@@ -54,16 +55,17 @@ def open_api(
     ``<Managers><API><Storage>`` says (in memory without it).  A store given as a location
     is closed by :meth:`Api.close`; one passed in belongs to the caller.
 
-    ``access_log`` (``"text"`` or ``"json"``) writes a line per request to the
-    ``omeapi.access`` logger; ``metrics_path`` (e.g. ``"/metrics"``) serves Prometheus
-    metrics there to authenticated requests (the ``metrics`` extra); ``health`` answers
-    ``/healthz`` and ``/readyz``.
+    ``brake``: True for the failed-login brake (shared through a shared store), False for
+    none, or a brake to use.  ``access_log`` (``"text"`` or ``"json"``) writes a line per
+    request to the ``omeapi.access`` logger; ``metrics_path`` (e.g. ``"/metrics"``) serves
+    Prometheus metrics there to authenticated requests (the ``metrics`` extra); ``health``
+    answers ``/healthz`` and ``/readyz``.
 
     Raises :class:`~omeapi.ConfigError` for a config or store that cannot be used, and
     :class:`~omeapi.EngineError` if the engine cannot start a vhost or app of Server.xml.
     """
     if not isinstance(config, ServerConfig):
-        config = load_server_config(config, environ=environ)
+        config = load_server_config(config, environ=environ, require_access_token=not allow_no_auth)
     if engine is None:
         engine = SimulatedEngine(config_dir=config.config_dir)
     owned = not isinstance(store, Store)
@@ -105,7 +107,7 @@ def open_api(
         services,
         allow_no_auth=allow_no_auth,
         body_limit=body_limit,
-        brake=brake,
+        brake=FailureBrake.for_store(opened) if brake is True else brake or None,
         observers=observers,
         health=health,
         metrics_path=metrics_path,

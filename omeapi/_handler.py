@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from omeapi import _messages as msg
-from omeapi._access.auth import AuthVerifier, FailureBrake
+from omeapi._access.auth import AuthVerifier, Brake
 from omeapi._access.cors import ApiCors, CorsPolicy
 from omeapi._access.hosts import HostCheck
 from omeapi._config.model import CrossDomains
@@ -67,8 +67,9 @@ class Api:
     Build one with :func:`omeapi.open_api`, which reads the config, opens the store and
     starts the engine; this constructor only derives the request checks from the config and
     does no I/O.  ``allow_no_auth`` lets an embedding program run without an
-    ``<AccessToken>`` (otherwise a config error).  ``brake`` is the failed-auth brake (True:
-    the default one).  Thread-safe: :meth:`handle` may be called from any number of threads.
+    ``<AccessToken>`` (otherwise a config error).  ``brake`` is the failed-login brake to
+    consult (:func:`omeapi.open_api` builds one for the store).  Thread-safe: :meth:`handle`
+    may be called from any number of threads.
 
     With a store other processes share, every request first reloads it if it changed, and
     :meth:`start` starts the thread that applies other processes' changes to the engine:
@@ -87,7 +88,7 @@ class Api:
         *,
         allow_no_auth: bool = False,
         body_limit: int = DEFAULT_BODY_LIMIT,
-        brake: FailureBrake | bool = True,
+        brake: Brake | None = None,
         observers: Sequence[Observer] = (),
         health: bool = True,
         metrics_path: str | None = None,
@@ -112,7 +113,7 @@ class Api:
             manager.access_token if manager else None,
             api_enabled=config.api_enabled,
             allow_no_auth=allow_no_auth,
-            brake=FailureBrake.for_store(services.store) if brake is True else brake,
+            brake=brake,
         )
         self.cors = ApiCors(
             _cors_policy(config.defaults_cross_domains, "Defaults"),

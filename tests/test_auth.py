@@ -21,12 +21,11 @@ from omeapi._access.auth import (
     BAD_HEADER,
     MISSING_HEADER,
     AuthVerifier,
-    FailureBrake,
-    LocalFailures,
     decode_base64,
     parse_credential,
 )
 from omeapi._errors import ApiError, AuthError, ConfigError, TooManyAttempts
+from omeapi._state.brake import FailureBrake, LocalFailures
 
 TOKEN = "ome-access-token"
 B64 = "b21lLWFjY2Vzcy10b2tlbg=="  # base64(TOKEN), as in ome-observed.md
@@ -256,12 +255,9 @@ def test_explicit_no_auth(token: str | None) -> None:
 
 def test_from_config() -> None:
     verifier = AuthVerifier.from_config(TOKEN, allow_no_auth=True)
-    assert verifier is not None
-    assert isinstance(verifier.brake, FailureBrake)  # a configured token is always enforced
+    assert verifier is not None  # a configured token is always enforced
+    assert verifier.brake is None
     verifier.verify(f"Basic {B64}")
-    plain = AuthVerifier.from_config(TOKEN, brake=False)
-    assert plain is not None
-    assert plain.brake is None
     mine = FailureBrake(limit=3)
     chosen = AuthVerifier.from_config(TOKEN, brake=mine)
     assert chosen is not None
@@ -488,3 +484,11 @@ def test_own_clients_are_braked_after_threads() -> None:
     for client in [f"t{n}" for n in range(8)] + ["shared"]:
         with pytest.raises(TooManyAttempts):
             verifier.verify(RIGHT, client)
+
+
+@pytest.mark.parametrize(("brake", "kind"), [(True, FailureBrake), (False, type(None))])
+def test_open_api_builds_the_brake(brake: bool, kind: type) -> None:
+    from tests.conftest import make_api
+
+    auth = make_api(brake=brake).auth
+    assert auth is not None and isinstance(auth.brake, kind)

@@ -17,14 +17,10 @@ from typing import Any
 import pytest
 from store_support import STORE_KINDS, fresh_location
 
-from omeapi._access.auth import (
-    AuthVerifier,
-    FailureBrake,
-    FailureCounter,
-    LocalFailures,
-    SharedFailures,
-)
+from omeapi._access.auth import AuthVerifier
 from omeapi._errors import AuthError, StoreError, TooManyAttempts
+from omeapi._state.brake import FailureBrake, LocalFailures, SharedFailures
+from omeapi._stores.base import FailureCounter
 from omeapi._stores.open import open_store
 from omeapi._stores.sql import SqlStore
 
@@ -195,7 +191,8 @@ def test_a_failing_store_falls_back_to_counting_here(caplog: pytest.LogCaptureFi
 
 WORKER = """
 import base64, json, sys, time
-from omeapi._access.auth import AuthVerifier, FailureBrake
+from omeapi._access.auth import AuthVerifier
+from omeapi._state.brake import FailureBrake
 from omeapi._errors import AuthError, TooManyAttempts
 from omeapi._stores.open import open_store
 

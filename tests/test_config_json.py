@@ -41,8 +41,7 @@ from omeapi._config import (
     virtual_host_from_json,
 )
 from omeapi._config._table import ROWS
-from omeapi._config.schema import SCHEMA
-from omeapi._config.tree import JsonReader, to_json
+from omeapi._config.tree import SCHEMA, JsonReader, to_json
 from omeapi._config.values import PortRange
 
 REPO = Path(__file__).resolve().parent.parent

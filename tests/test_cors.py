@@ -614,3 +614,30 @@ def test_arbitrary_input_never_raises(
     allowed = dict(got).get(ALLOW_ORIGIN)
     if allowed not in (None, "*", "null"):
         assert is_origin(allowed)
+
+
+# --- linear-time matching and the Origin length bound -----------------------------------------
+
+
+def test_many_stars_decide_a_long_origin() -> None:
+    from omeapi._access import hosts
+
+    policy = CorsPolicy.compile(["*.*.*.*.allowed.com"])
+    assert isinstance(policy._matcher, hosts._Automaton)
+    dots = "https://" + "." * 245  # a well-formed Origin with a 245-character host
+    assert is_origin(dots)
+    assert not policy.matches(dots)
+    assert policy._matcher.steps <= len(dots)  # read once: no backtracking
+    assert policy.matches("https://a.b.c.d.allowed.com")
+    assert policy.matches("a.b.c.d.allowed.com") is False  # not an Origin
+
+
+def test_overlong_origin_never_matches() -> None:
+    from omeapi._access.cors import MAX_ORIGIN_LENGTH
+
+    policy = CorsPolicy.compile(["https://*"])
+    origin = "https://" + "a" * (MAX_ORIGIN_LENGTH - len("https://"))
+    assert policy._accept_matching(origin) is None  # not an Origin (host > 253): no match
+    assert policy._accept_matching(origin + "a") is None
+    assert not policy.matches(origin + "a")
+    assert policy.matches("https://a")

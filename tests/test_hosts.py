@@ -218,3 +218,75 @@ def test_fallback_when_the_combined_regex_cannot_compile(monkeypatch: pytest.Mon
     guarded = hosts.compile_alternatives([("a", ".*")], guard="ab.")
     assert guarded("abc") is not None
     assert guarded("axc") is None
+
+
+# --- linear-time matching ---------------------------------------------------------------------
+
+
+def automaton_for(names: list[str]) -> hosts._Automaton:
+    """The bit-parallel matcher for ``names``, whatever their shape (the regex path bypassed)."""
+    sequences: list[list[str]] = []
+    for name in names:
+        atoms = hosts.wildcard_tokens(name)
+        if atoms is None:
+            continue
+        expanded = hosts._expansions(atoms)
+        assert expanded is not None, name
+        sequences.extend(expanded)
+    return hosts._Automaton(sequences)
+
+
+@NO_DEADLINE
+@given(
+    names=st.lists(host_patterns(), max_size=4),
+    host=st.text(alphabet="abcxyz019-.:*?()[]\\\n", max_size=12) | st.text(max_size=12),
+)
+def test_automaton_agrees_with_the_regex_reference(names: list[str], host: str) -> None:
+    assert (automaton_for(names)(host) is not None) == any(reference_match(n, host) for n in names)
+
+
+@pytest.mark.parametrize(
+    ("name", "host", "expected"),
+    [
+        ("*.*.*.allowed.com", "a.b.c.allowed.com", True),
+        ("*.*.*.allowed.com", "a.b.allowed.com", False),
+        ("*.*", "a\n.b", False),  # `*` does not cross a newline, as the regex `.`
+        ("a\nb", "a\nb", True),  # but a literal newline matches itself
+        ("a??b", "ab", True),
+        ("a??b", "axyzb", False),
+        ("(a*)(b*)", "a.b.", True),
+        ("((a)", "(a", False),  # does not compile: never matches
+    ],
+)
+def test_automaton_rows(name: str, host: str, expected: bool) -> None:
+    assert (automaton_for([name])(host) is not None) is expected
+    assert host_matches([name], host) is expected
+    assert reference_match(name, host) is expected
+
+
+def test_many_stars_use_the_automaton_and_read_each_character_once() -> None:
+    names = ("*.*.*.allowed.com",)
+    matcher = hosts._names_matcher(names)
+    assert isinstance(matcher, hosts._Automaton)
+    host = "." * 4000
+    assert not host_matches(names, host)
+    assert matcher.steps <= len(host)  # a structural bound: no backtracking
+    assert host_matches(names, host + "allowed.com")
+    assert matcher.steps == len(host) + len("allowed.com")
+
+
+def test_simple_patterns_keep_the_regex() -> None:
+    # One `*` per name backtracks at most len(text) times: the faster regex path is kept.
+    assert not isinstance(hosts._names_matcher(("*.example.com", "localhost")), hosts._Automaton)
+
+
+def test_host_check_refuses_an_overlong_host_before_matching() -> None:
+    check = HostCheck(["*.*.*.allowed.com", "**"])
+    longest = "a" * 255
+    assert check.allows(longest)
+    assert not check.allows(longest + "a")
+    assert not check.allows("é" * 128)  # 256 bytes in UTF-8
+    host = "." * 4000 + "allowed.com"
+    with pytest.raises(ApiError) as info:
+        check.check(host)
+    assert info.value.status == 403

@@ -166,7 +166,11 @@ def create_app(
         parsed = (
             config
             if isinstance(config, ServerConfig)
-            else load_server_config(config, environ=environ)
+            else load_server_config(
+                config,
+                environ=environ,
+                require_access_token=not options.get("allow_no_auth", False),
+            )
         )
         api = open_api(parsed, engine, **options)
     if on_api is not None:

@@ -29,6 +29,7 @@ __all__ = [
     "ALLOW_METHODS",
     "ALLOW_ORIGIN",
     "API_METHODS",
+    "MAX_ORIGIN_LENGTH",
     "ApiCors",
     "CorsPolicy",
     "PolicyKind",
@@ -55,6 +56,10 @@ _OVERRIDABLE = frozenset({_ALLOW_CREDENTIALS, _ALLOW_METHODS, _ALLOW_HEADERS})
 
 #: OME's optional scheme for a pattern without ``://`` (``http://``, ``https://``, ``httpx://``…).
 _OPTIONAL_SCHEME = "(?:http.?://)?"
+
+#: An Origin longer than this never matches a pattern: it is refused before any matching.
+#: (A well-formed one is far shorter: a 32-character scheme, 253 of host, a port.)
+MAX_ORIGIN_LENGTH = 2048
 
 _STAR_WARNING = (
     "Invalid CORS settings found for {scope}: '*' cannot be used with other CORS patterns. "
@@ -163,8 +168,11 @@ class CorsPolicy:
         return cls(urls, headers, scope)
 
     def matches(self, origin: str) -> bool:
-        """Whether a pattern of this policy accepts ``origin`` (Origin policy only)."""
-        return self._matcher(origin) is not None
+        """Whether a pattern of this policy accepts ``origin`` (Origin policy only).
+
+        An Origin longer than :data:`MAX_ORIGIN_LENGTH` never matches (it is not even read).
+        """
+        return len(origin) <= MAX_ORIGIN_LENGTH and self._matcher(origin) is not None
 
     def allow_origin(self, origin: str) -> str | None:
         """The ``Access-Control-Allow-Origin`` value for ``origin``, or None when not accepted.
@@ -175,6 +183,8 @@ class CorsPolicy:
         return self._accept(origin)
 
     def _accept_matching(self, origin: str) -> str | None:
+        if len(origin) > MAX_ORIGIN_LENGTH:
+            return None
         return origin if self._matcher(origin) is not None else None
 
     def __eq__(self, other: object) -> bool:

@@ -12,6 +12,15 @@ stops DNS-rebinding attacks on an API bound to a local address.
 The same matcher, :func:`host_matches`, is meant for virtual-host selection by host name.
 The combined matcher built here (:func:`compile_alternatives`) is shared with
 :mod:`omeapi._access.cors`.
+
+Matching time is linear in the text whatever the patterns: Python's backtracking engine takes
+time exponential in the number of ``*`` in a pattern (``*.*.*.a.com`` against a Host of a few
+thousand dots runs for minutes), so patterns with more than one ``*`` (or many ``?``) are run
+by a bit-parallel simulation of their automaton instead (:class:`_Automaton`), which reads each
+character once.  The language is tiny: once a pattern is known to compile, ``(`` and ``)``
+only group (nothing can quantify a group: every ``*`` and ``?`` becomes ``.*``/``.?``), so a
+pattern is a sequence of literal characters, "any run" and "at most one" (neither crosses a
+newline, as the regex ``.`` does not).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from omeapi._errors import ApiError
 
 __all__ = [
+    "MAX_HOST_LENGTH",
     "HostCheck",
     "Matcher",
     "compile_alternatives",
@@ -108,6 +118,157 @@ def _never(_text: str) -> object:
     return None
 
 
+#: A host name has at most 255 bytes (RFC 1035 §2.3.4): a longer Host is refused unmatched.
+MAX_HOST_LENGTH = 255
+
+# The automaton's tokens: a literal character is itself (a 1-character string).
+_STAR = "*"  # any run of characters but a newline
+_OPT = "?"  # zero or one character but a newline
+
+# Backtracking stays cheap (about len(text) * len(pattern) steps) with at most one `*` and a
+# few `?` per alternative; past that the automaton runs instead.
+_REGEX_MAX_STARS = 1
+_REGEX_MAX_OPTS = 3
+
+#: The one optional group an atom may be (the scheme CORS adds to a pattern without ``://``).
+_OPTIONAL_GROUP = re.compile(r"\(\?:(.*)\)\?", re.DOTALL)
+
+
+def _body_tokens(body: str) -> list[str] | None:
+    """A regex body written by :func:`wildcard_regex` (known to compile) as tokens."""
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            out.append(body[i + 1])
+            i += 2
+        elif c == "." and i + 1 < len(body) and body[i + 1] in "*?":
+            out.append(_STAR if body[i + 1] == "*" else _OPT)
+            i += 2
+        elif c in "()":
+            i += 1
+        elif c in "*?.[{^$|+":
+            return None  # not something wildcard_regex writes: leave it to the regex engine
+        else:
+            out.append(_Lit(c))
+            i += 1
+    return out
+
+
+class _Lit(str):
+    """A literal character token (a distinct type, so a literal ``*`` is not "any run")."""
+
+    __slots__ = ()
+
+
+def _expansions(atoms: Sequence[str]) -> list[list[str]] | None:
+    """The token sequences an atom sequence stands for (an optional group gives two)."""
+    seqs: list[list[str]] = [[]]
+    for atom in atoms:
+        optional = None
+        if atom == ".*":
+            found: list[str] | None = [_STAR]
+        elif atom == ".?":
+            found = [_OPT]
+        elif len(atom) == 1 and atom not in "*?.[{^$|+()":
+            found = [_Lit(atom)]
+        elif len(atom) == 2 and atom[0] == "\\":
+            found = [_Lit(atom[1])]
+        else:
+            optional = _OPTIONAL_GROUP.fullmatch(atom)
+            body = optional.group(1) if optional else None
+            if body is None and atom.startswith("(?:") and atom.endswith(")"):
+                body = atom[3:-1]
+            found = None if body is None else _body_tokens(body)
+        if found is None:
+            return None
+        tokens = found
+        if optional is not None:
+            seqs = [*seqs, *([*s, *tokens] for s in seqs)]
+            continue
+        for seq in seqs:
+            seq.extend(tokens)
+    return seqs
+
+
+class _Automaton:
+    """The union of token sequences as one bit-parallel NFA (shift-and over Python ints).
+
+    Bit ``i`` of a sequence's block means "its first ``i`` tokens have matched".  Each text
+    character costs a handful of integer operations (plus one per extra ``*``/``?`` in a row,
+    for the empty matches), so a decision takes time linear in the text, never exponential.
+    """
+
+    __slots__ = ("_eps", "_final", "_guard", "_lits", "_opt", "_star", "_start", "steps")
+
+    def __init__(self, sequences: Sequence[Sequence[str]], guard: str = "") -> None:
+        lits: dict[str, int] = {}
+        star = opt = final = start = 0
+        offset = 0
+        for seq in sequences:
+            start |= 1 << offset
+            for i, token in enumerate(seq):
+                bit = 1 << (offset + i)
+                if isinstance(token, _Lit):
+                    lits[token] = lits.get(token, 0) | bit
+                elif token == _STAR:
+                    star |= bit
+                else:
+                    opt |= bit
+            final |= 1 << (offset + len(seq))
+            offset += len(seq) + 1
+        # A newline is only ever matched literally; every other character may also be eaten
+        # by a `?` (moving on) or a `*` (staying).
+        self._lits = {c: m if c == "\n" else m | opt for c, m in lits.items()}
+        self._opt = opt
+        self._star = star
+        self._eps = star | opt
+        self._final = final
+        self._start = self._close(start)
+        self._guard = re.compile(guard).fullmatch if guard else None
+        #: characters read by the last call (what tests bound instead of timing)
+        self.steps = 0
+
+    def _close(self, state: int) -> int:
+        # `*` and `?` also match nothing: from their state, the next one is reached too.
+        eps = self._eps
+        while True:
+            more = state | ((state & eps) << 1)
+            if more == state:
+                return state
+            state = more
+
+    def __call__(self, text: str) -> object:
+        if self._guard is not None and self._guard(text) is None:
+            return None
+        state = self._start
+        lits = self._lits
+        opt = self._opt
+        star = self._star
+        eps = self._eps
+        steps = 0
+        for c in text:
+            steps += 1
+            if c == "\n":
+                state = (state & lits.get(c, 0)) << 1
+            else:
+                state = ((state & lits.get(c, opt)) << 1) | (state & star)
+            if state & eps:
+                state = self._close(state)
+            elif not state:
+                break
+        self.steps = steps
+        return True if state & self._final else None
+
+
+def _backtracking_is_safe(sequences: Sequence[Sequence[str]]) -> bool:
+    return all(
+        seq.count(_STAR) <= _REGEX_MAX_STARS and seq.count(_OPT) <= _REGEX_MAX_OPTS
+        for seq in sequences
+    )
+
+
 def compile_alternatives(alternatives: Iterable[Sequence[str]], guard: str = "") -> Matcher:
     """One matcher for many atom sequences (from :func:`wildcard_tokens`).
 
@@ -120,9 +281,19 @@ def compile_alternatives(alternatives: Iterable[Sequence[str]], guard: str = "")
     form costs about one.  ``AB|AC`` and ``A(B|C)`` accept the same strings, so this changes
     nothing but speed.
     """
+    listed = [tuple(atoms) for atoms in alternatives]
+    sequences: list[list[str]] = []
+    for atoms in listed:
+        expanded = _expansions(atoms)
+        if expanded is None:
+            sequences = []
+            break
+        sequences.extend(expanded)
+    if sequences and not _backtracking_is_safe(sequences):
+        return _Automaton(sequences, guard)
     root = _Node()
     count = 0
-    for atoms in alternatives:
+    for atoms in listed:
         node = root
         for atom in atoms:
             node = node.children.setdefault(atom, _Node())
@@ -174,6 +345,12 @@ def host_matches(patterns: Sequence[str], host: str) -> bool:
 _OWS = " \t"
 
 
+def _too_long(host: str) -> bool:
+    if len(host) > MAX_HOST_LENGTH:
+        return True
+    return not host.isascii() and len(host.encode("utf-8", "surrogatepass")) > MAX_HOST_LENGTH
+
+
 def host_without_port(host_header: str) -> str:
     """The host part of a Host header: port and ``user:pass@`` removed, case and IPv6 brackets kept.
 
@@ -211,7 +388,8 @@ class HostCheck:
         """Whether :meth:`check` would let this request through."""
         if self.allow_all:
             return True
-        return self._matcher(self._host(host_header, fallback)) is not None
+        host = self._host(host_header, fallback)
+        return not _too_long(host) and self._matcher(host) is not None
 
     def check(self, host_header: str | None, fallback: str | None = None) -> None:
         """Raise ``ApiError(403)`` unless the request's host is allowed.
@@ -220,11 +398,12 @@ class HostCheck:
         empty, OME uses the local socket address: pass it as ``fallback`` (an IP address or
         name without port; a bare IPv6 address is bracketed, as a Host header would carry it).
         With neither, the host is the empty string, which only ``*``-like names match.
+        A host longer than :data:`MAX_HOST_LENGTH` bytes is refused without matching.
         """
         if self.allow_all:
             return
         host = self._host(host_header, fallback)
-        if self._matcher(host) is None:
+        if _too_long(host) or self._matcher(host) is None:
             raise ApiError(403, f"Host is not allowed: [{host}]")
 
     @staticmethod

@@ -10,17 +10,15 @@ carry no path, as in OME.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
+from omeapi._config.kinds import AbsentCheck, ItemCheck, ValueCheck
 from omeapi._config.nodes import Item, Scalar
 from omeapi._config.values import c_stod
 from omeapi._errors import ConfigError
 
-if TYPE_CHECKING:
-    from omeapi._config.schema import AbsentCheck, ItemCheck, Spec, ValueCheck
-
-__all__ = ["ABSENT_CHECKS", "ITEM_CHECKS", "VALUE_CHECKS", "attach_checks"]
+__all__ = ["ABSENT_CHECKS", "ITEM_CHECKS", "VALUE_CHECKS"]
 
 
 def _sibling(siblings: Mapping[str, Any], name: str, default: Any = None) -> Any:
@@ -276,20 +274,3 @@ ITEM_CHECKS: dict[str, ItemCheck] = {
     "OutputProfile.Playlist": playlist,
     "MediaOptions.Subtitles": subtitles,
 }
-
-
-def _longest_suffix(path: str, table: Mapping[str, Callable[..., Any]]) -> Any:
-    best: Callable[..., Any] | None = None
-    best_len = -1
-    for key, check in table.items():
-        if (path == key or path.endswith("." + key)) and len(key) > best_len:
-            best, best_len = check, len(key)
-    return best
-
-
-def attach_checks(specs: Mapping[str, Spec]) -> None:
-    """Hang each check on the specs whose path it names."""
-    for path, spec in specs.items():
-        spec.value_check = _longest_suffix(path, VALUE_CHECKS)
-        spec.absent_check = _longest_suffix(path, ABSENT_CHECKS)
-        spec.item_check = _longest_suffix(path, ITEM_CHECKS)

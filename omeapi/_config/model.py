@@ -7,18 +7,19 @@ so nothing in the source is lost and :meth:`to_json` gives OME's JSON form back.
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
+from xml.etree.ElementTree import Element
 
 import attrs
 
+from omeapi._access.auth import EMPTY_TOKEN
 from omeapi._config.nodes import Item, JsonValue
-from omeapi._config.schema import SCHEMA, spec_at
+from omeapi._config.schema import Spec
 from omeapi._config.source import XmlFile, make_include, parse_bytes, parse_file
-from omeapi._config.tree import JsonReader, XmlReader, to_json
+from omeapi._config.tree import SCHEMA, ErrorFn, JsonReader, XmlReader, spec_at, to_json
 from omeapi._config.values import Port, Substitution, c_stoi
 from omeapi._errors import ConfigError
 
@@ -62,6 +63,8 @@ APP_SPEC = spec_at("Server.VirtualHosts.VirtualHost.Applications.Application")
 PROFILE_SPEC = spec_at(
     "Server.VirtualHosts.VirtualHost.Applications.Application.OutputProfiles.OutputProfile"
 )
+API_SPEC = spec_at("Server.Managers.API")
+BIND_API_SPEC = spec_at("Server.Bind.Managers.API")
 
 
 @attrs.frozen
@@ -291,6 +294,8 @@ class ServerConfig:
     node: Item = attrs.field(repr=False)
     file: str | None = None
     config_dir: str = ""
+    #: the environment ``${env:…}`` was read from; REST bodies are read with it too
+    environ: Mapping[str, str] = attrs.field(factory=dict, repr=False, eq=False)
 
     @property
     def api_enabled(self) -> bool:
@@ -311,7 +316,14 @@ class ServerConfig:
         return None
 
     @classmethod
-    def from_item(cls, item: Item, *, file: str | None, config_dir: str) -> ServerConfig:
+    def from_item(
+        cls,
+        item: Item,
+        *,
+        file: str | None,
+        config_dir: str,
+        environ: Mapping[str, str] | None = None,
+    ) -> ServerConfig:
         bind = item.item("Bind")
         bind_managers = bind.item("Managers") if bind else None
         bind_api = bind_managers.item("API") if bind_managers else None
@@ -339,6 +351,7 @@ class ServerConfig:
             node=item,
             file=file,
             config_dir=config_dir,
+            environ={} if environ is None else environ,
         )
 
     def to_json(self) -> JsonValue:
@@ -388,17 +401,19 @@ def _read_server(
     *,
     environ: Mapping[str, str] | None,
     warn: Callable[[str], None] | None,
+    require_access_token: bool,
 ) -> ServerConfig:
     config_dir = os.path.dirname(os.path.abspath(xml.path))
-    subst = Substitution(
-        environ=os.environ if environ is None else environ, home=os.path.dirname(config_dir)
-    )
+    # A snapshot: REST bodies read later resolve ${env:…} as this load did.
+    env = dict(os.environ) if environ is None else environ
+    subst = Substitution(environ=env, home=os.path.dirname(config_dir))
     warn_fn = warn or (lambda message: None)
     locate = xml.error_fn()
     if xml.root.tag != "Server":
         raise ConfigError(
             f"Could not find the root element: <Server> in {xml.path}", file=xml.path, line=1
         )
+    spots: dict[Spec, tuple[Element, ErrorFn] | None] = {API_SPEC: None, BIND_API_SPEC: None}
     reader = XmlReader(
         file=xml.path,
         base_dir=config_dir,
@@ -406,25 +421,35 @@ def _read_server(
         include=make_include(warn_fn),
         on_error=locate,
         warn=warn_fn,
+        spots=spots,
     )
     item = reader.read_item(SCHEMA, xml.root, "Server", False)
     try:
         _check_version(str(item.value("version", "")))
     except ConfigError as exc:
         raise locate(exc, xml.root, "Server") from None
-    return ServerConfig.from_item(item, file=xml.path, config_dir=config_dir)
+    config = ServerConfig.from_item(item, file=xml.path, config_dir=config_dir, environ=env)
+    if require_access_token:
+        _require_token(config, spots)
+    return config
 
 
-def _without_gc(load: Callable[[], ServerConfig]) -> ServerConfig:
-    # A config is a large acyclic tree built in one go; the cyclic collector would walk the
-    # growing heap again and again for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return load()
-    finally:
-        if collecting:
-            gc.enable()
+def _require_token(
+    config: ServerConfig, spots: Mapping[Spec, tuple[Element, ErrorFn] | None]
+) -> None:
+    """The API's own refusal of an empty token (``AuthVerifier.from_config``), made while
+    loading, so that ``omeapi check`` and ``omeapi serve`` agree, with the file and line of
+    ``<AccessToken>`` (or of ``<API>`` when there is none)."""
+    manager = config.api_manager
+    if not config.api_enabled or (manager is not None and manager.access_token):
+        return
+    exc = ConfigError(EMPTY_TOKEN)
+    spot = spots.get(API_SPEC) or spots.get(BIND_API_SPEC)
+    if spot is None:
+        raise exc
+    element, locate = spot
+    token = next((c for c in element if c.tag == "AccessToken" and c.get("ignore") != "true"), None)
+    raise locate(exc, element if token is None else token, "Server.managers.api")
 
 
 def load_server_config(
@@ -432,15 +457,23 @@ def load_server_config(
     *,
     environ: Mapping[str, str] | None = None,
     warn: Callable[[str], None] | None = None,
+    require_access_token: bool = True,
 ) -> ServerConfig:
     """Load a Server.xml file the way OME 0.20 does.
 
-    ``environ`` replaces the process environment for ``${env:…}``; ``warn`` receives OME's
-    warnings (ignored unknown items).  Raises :class:`~omeapi.ConfigError` with the file,
-    line and element path of the first problem.
+    ``environ`` replaces the process environment for ``${env:…}`` (and is kept as
+    :attr:`ServerConfig.environ`); ``warn`` receives OME's warnings (ignored unknown items).
+    With the API enabled, an empty or missing ``<AccessToken>`` is refused unless
+    ``require_access_token`` is false (for an embedder that runs :class:`~omeapi.Api` with
+    ``allow_no_auth=True``).  Raises :class:`~omeapi.ConfigError` with the file, line and
+    element path of the first problem.
     """
-    return _without_gc(
-        lambda: _read_server(parse_file(os.fspath(path)), environ=environ, warn=warn)
+    file = os.fspath(path)
+    return _read_server(
+        parse_file(file, (SCHEMA, "Server")),
+        environ=environ,
+        warn=warn,
+        require_access_token=require_access_token,
     )
 
 
@@ -450,20 +483,36 @@ def parse_server_xml(
     file: str = "Server.xml",
     environ: Mapping[str, str] | None = None,
     warn: Callable[[str], None] | None = None,
+    require_access_token: bool = False,
 ) -> ServerConfig:
-    """Parse Server.xml text; ``file`` names it in errors and anchors relative paths."""
+    """Parse Server.xml text; ``file`` names it in errors and anchors relative paths.
+
+    Unlike :func:`load_server_config`, an empty ``<AccessToken>`` is only refused on request
+    (``require_access_token=True``): text given directly is often a fragment under test, and
+    :class:`~omeapi.Api` still refuses it unless told ``allow_no_auth``.
+    """
     data = text.encode() if isinstance(text, str) else text
-    return _without_gc(lambda: _read_server(parse_bytes(data, file), environ=environ, warn=warn))
+    return _read_server(
+        parse_bytes(data, file, (SCHEMA, "Server")),
+        environ=environ,
+        warn=warn,
+        require_access_token=require_access_token,
+    )
 
 
 def _json_reader(environ: Mapping[str, str] | None) -> JsonReader:
+    # A new Substitution per body: each document gets its own expansion allowance.
     return JsonReader(Substitution(environ=os.environ if environ is None else environ))
 
 
 def virtual_host_from_json(
     value: Any, *, environ: Mapping[str, str] | None = None
 ) -> VirtualHostConfig:
-    """A vhost from a REST body (``POST /v1/vhosts`` item); it is writable."""
+    """A vhost from a REST body (``POST /v1/vhosts`` item); it is writable.
+
+    ``${env:…}`` reads ``environ`` (pass the loaded config's :attr:`ServerConfig.environ`;
+    the process environment when None); the expansion per body is bounded.
+    """
     item = _json_reader(environ).read_root(VHOST_SPEC, value)
     return VirtualHostConfig.from_item(item, read_only=False)
 
@@ -471,12 +520,13 @@ def virtual_host_from_json(
 def application_from_json(
     value: Any, *, environ: Mapping[str, str] | None = None
 ) -> ApplicationConfig:
-    """An app from a REST body (``POST …/apps`` item, or a merged PATCH)."""
+    """An app from a REST body (``POST …/apps`` item, or a merged PATCH); ``environ`` as for
+    :func:`virtual_host_from_json`."""
     return ApplicationConfig.from_item(_json_reader(environ).read_root(APP_SPEC, value))
 
 
 def output_profile_from_json(
     value: Any, *, environ: Mapping[str, str] | None = None
 ) -> OutputProfileConfig:
-    """An output profile from a REST body."""
+    """An output profile from a REST body; ``environ`` as for :func:`virtual_host_from_json`."""
     return OutputProfileConfig.from_item(_json_reader(environ).read_root(PROFILE_SPEC, value))

@@ -1,55 +1,22 @@
 """The schema engine's view of the table: one :class:`Spec` per element.
 
 The rows live in :mod:`omeapi._config._table` (data, one per element OME 0.20 accepts); the
-checks live in :mod:`omeapi._config.checks` (data keyed by path).  This module joins them into a
-tree of specs that :mod:`omeapi._config.tree` walks.
+checks live in :mod:`omeapi._config.checks` (data keyed by path).  :func:`build` joins rows and
+check tables into a tree of specs; the engine (:mod:`omeapi._config.tree`) binds the two and
+walks the result.  This module knows neither the rows nor the checks: the arrows go one way.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from omeapi._config._table import ROWS
+from omeapi._config.kinds import AbsentCheck, ItemCheck, Kind, ValueCheck
 
-__all__ = ["SCHEMA", "Kind", "Spec", "spec_at"]
+__all__ = ["Row", "Spec", "build", "find"]
 
-
-class Kind(enum.Enum):
-    """What an element holds."""
-
-    STRING = "string"
-    INT = "int"
-    LONG = "long"
-    BOOL = "bool"
-    DOUBLE = "double"
-    ATTRIBUTE = "attribute"
-    PORT = "port"
-    RANGED_PORT = "ranged_port"
-    ENABLED_MODULES = "enabled_modules"
-    ITEM = "item"
-    LIST_OF_ITEM = "list_of_item"
-    LIST_OF_STRING = "list_of_string"
-
-
-SCALAR_KINDS = frozenset(
-    {
-        Kind.STRING,
-        Kind.INT,
-        Kind.LONG,
-        Kind.BOOL,
-        Kind.DOUBLE,
-        Kind.ATTRIBUTE,
-        Kind.PORT,
-        Kind.RANGED_PORT,
-        Kind.ENABLED_MODULES,
-    }
-)
-
-ValueCheck = Callable[[Any, Mapping[str, Any]], Any]
-AbsentCheck = Callable[[Mapping[str, Any]], None]
-ItemCheck = Callable[[Mapping[str, Any]], None]
+#: One row of the table: path, JSON name, kind, flags (``R``, ``omit``, ``path``), default.
+Row = tuple[str, str, str, str, str]
 
 
 class Spec:
@@ -137,12 +104,30 @@ class Spec:
             self.omitted_list = children[0]
 
 
-def _build() -> Spec:
-    from omeapi._config.checks import attach_checks
+def _longest_suffix(path: str, table: Mapping[str, Callable[..., Any]]) -> Any:
+    best: Callable[..., Any] | None = None
+    best_len = -1
+    for key, check in table.items():
+        if (path == key or path.endswith("." + key)) and len(key) > best_len:
+            best, best_len = check, len(key)
+    return best
 
+
+def build(
+    rows: Iterable[Row],
+    value_checks: Mapping[str, ValueCheck],
+    absent_checks: Mapping[str, AbsentCheck],
+    item_checks: Mapping[str, ItemCheck],
+) -> Spec:
+    """The spec tree of ``rows`` with each check hung on the specs whose path it names.
+
+    Check tables are keyed by path suffix (``Encodes.Video.Preset``); the longest suffix that
+    matches a spec's path wins.  Returns the root (the first row's element).
+    """
     specs: dict[str, Spec] = {}
     kids: dict[str, list[Spec]] = {}
-    for path, json_name, kind, flags, default in ROWS:
+    root: Spec | None = None
+    for path, json_name, kind, flags, default in rows:
         words = flags.split()
         spec = Spec(
             path, json_name, Kind(kind), "R" in words, default, "omit" in words, "path" in words
@@ -152,28 +137,32 @@ def _build() -> Spec:
         parent = path.rpartition(".")[0]
         if parent:
             kids[parent].append(spec)
+        elif root is None:
+            root = spec
+    if root is None:
+        raise ValueError("an empty schema table")
     for path, children in kids.items():
         specs[path]._adopt(children)
-    attach_checks(specs)
+    for path, spec in specs.items():
+        spec.value_check = _longest_suffix(path, value_checks)
+        spec.absent_check = _longest_suffix(path, absent_checks)
+        spec.item_check = _longest_suffix(path, item_checks)
     for spec in specs.values():
         spec.watch = tuple(
             c
             for c in spec.children
             if c.kind is Kind.ATTRIBUTE or c.required or c.absent_check is not None
         )
-    return specs["Server"]
+    return root
 
 
-#: The root of the schema: ``<Server>``.
-SCHEMA = _build()
-
-
-def spec_at(path: str) -> Spec:
-    """The spec at a dotted schema path such as ``Server.VirtualHosts.VirtualHost``."""
+def find(root: Spec, path: str) -> Spec:
+    """The spec at a dotted path such as ``Server.VirtualHosts.VirtualHost`` (XML or JSON
+    names) under ``root``; KeyError when there is none."""
     names = path.split(".")
-    if names[0] != SCHEMA.xml_name:
+    if names[0] != root.xml_name:
         raise KeyError(path)
-    spec = SCHEMA
+    spec = root
     for name in names[1:]:
         spec = spec.by_xml[name] if name in spec.by_xml else spec.by_json[name]
     return spec

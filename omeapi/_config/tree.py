@@ -2,7 +2,8 @@
 
 There are no per-element functions: every rule (required-ness and the optional-parent rule,
 unknown elements, ``ignore``, ``include``, conversion, checks) is applied by walking the
-:class:`~omeapi._config.schema.Spec` tree.
+:class:`~omeapi._config.schema.Spec` tree.  The engine is also where the table's rows and the
+checks are bound into that tree (:data:`SCHEMA`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from collections.abc import Callable
 from typing import Any
 from xml.etree.ElementTree import Element
 
+from omeapi._config import schema
+from omeapi._config._table import ROWS
+from omeapi._config.checks import ABSENT_CHECKS, ITEM_CHECKS, VALUE_CHECKS
+from omeapi._config.kinds import Kind
 from omeapi._config.nodes import Item, JsonValue, Node, Scalar
-from omeapi._config.schema import SCHEMA, Kind, Spec
+from omeapi._config.schema import Spec
 from omeapi._config.values import (
     INT32,
     INT64,
@@ -27,7 +32,16 @@ from omeapi._config.values import (
 )
 from omeapi._errors import ConfigError
 
-__all__ = ["JsonReader", "XmlReader", "to_json"]
+__all__ = ["SCHEMA", "JsonReader", "XmlReader", "spec_at", "to_json"]
+
+#: The root of the schema, ``<Server>``: the table's rows with the checks bound to them.
+SCHEMA = schema.build(ROWS, VALUE_CHECKS, ABSENT_CHECKS, ITEM_CHECKS)
+
+
+def spec_at(path: str) -> Spec:
+    """The spec at a dotted schema path such as ``Server.VirtualHosts.VirtualHost``."""
+    return schema.find(SCHEMA, path)
+
 
 _Converter = Callable[[str], Any]
 
@@ -132,7 +146,7 @@ def _text(el: Element) -> str:
     return text
 
 
-IncludeFn = Callable[[str, Element, "XmlReader"], "list[tuple[Element, XmlReader]]"]
+IncludeFn = Callable[[str, Element, "XmlReader", Spec, str], "list[tuple[Element, XmlReader]]"]
 WarnFn = Callable[[str], None]
 ErrorFn = Callable[[ConfigError, Element, str], ConfigError]
 
@@ -141,11 +155,12 @@ class XmlReader:
     """Reads one XML source (a file, or an included file) into nodes.
 
     ``include`` expands an ``include="…"`` attribute into the roots of the files it names,
-    each with the reader to use for it; ``on_error`` adds the file and line to a
-    :class:`ConfigError` raised at an element.
+    each with the reader to use for it (it gets the pattern, the element, this reader, the
+    spec the files are read as and their path in messages); ``on_error`` adds the file and
+    line to a :class:`ConfigError` raised at an element.
     """
 
-    __slots__ = ("base_dir", "chain", "file", "include", "on_error", "subst", "warn")
+    __slots__ = ("base_dir", "chain", "file", "include", "on_error", "spots", "subst", "warn")
 
     def __init__(
         self,
@@ -157,6 +172,7 @@ class XmlReader:
         on_error: ErrorFn,
         warn: WarnFn,
         chain: tuple[str, ...] = (),
+        spots: dict[Spec, tuple[Element, ErrorFn] | None] | None = None,
     ) -> None:
         self.file = file
         self.base_dir = base_dir
@@ -166,6 +182,9 @@ class XmlReader:
         self.warn = warn
         #: the files that included this one, outermost first (to refuse include loops)
         self.chain = chain
+        #: items whose element (the first one read) and locator are wanted afterwards, for
+        #: checks made once the whole config is read; shared with included files' readers
+        self.spots = spots
 
     def with_source(self, file: str, base_dir: str, on_error: ErrorFn) -> XmlReader:
         """A reader for a file that this one includes."""
@@ -177,11 +196,19 @@ class XmlReader:
             on_error=on_error,
             warn=self.warn,
             chain=(*self.chain, self.file),
+            spots=self.spots,
         )
 
-    def _ignored(self, el: Element) -> bool:
+    def _ignored(self, el: Element, path: str) -> bool:
         flag = el.get("ignore")
-        return flag is not None and self.subst(flag) == "true"
+        return flag is not None and self._subst_at(flag, el, path) == "true"
+
+    def _subst_at(self, text: str, el: Element, path: str) -> str:
+        """``text`` substituted; an error (too much expansion) is located at ``el``."""
+        try:
+            return self.subst(text)
+        except ConfigError as exc:
+            raise self.on_error(exc, el, path) from None
 
     def _groups(self, spec: Spec, el: Element, path: str) -> dict[str, list[Element]]:
         """Children by name, ignored ones dropped; unknown or stray text is an error."""
@@ -196,11 +223,11 @@ class XmlReader:
             if tail is not None and tail.strip(_XML_SPACE):
                 raise self._unknown(path, "", el)
             if tag not in by_xml:
-                if self._ignored(child):
+                if self._ignored(child, path):
                     self.warn(f"Unknown item found, but ignored: {path}.{tag}")
                     continue
                 raise self._unknown(path, tag, child)
-            if child.get("ignore") is not None and self._ignored(child):
+            if child.get("ignore") is not None and self._ignored(child, path):
                 continue
             group = groups.get(tag)
             if group is None:
@@ -216,6 +243,9 @@ class XmlReader:
 
     def read_item(self, spec: Spec, el: Element, path: str, parent_optional: bool) -> Item:
         """Read ``el`` as the item ``spec``; ``path`` names it in messages."""
+        spots = self.spots
+        if spots is not None and spec in spots and spots[spec] is None:
+            spots[spec] = (el, self.on_error)
         if not len(el) and not spec.watch and spec.item_check is None:
             text = el.text
             if text is None or not text.strip(_XML_SPACE) or not spec.children:
@@ -280,10 +310,22 @@ class XmlReader:
         if raw_pattern is None:
             return self.read_item(spec, el, path, parent_optional)
         self._groups(spec, el, path)  # the including element's own children are still checked
+        ((root, reader),) = self._included(spec, el, path, raw_pattern, single=True)
+        return reader.read_item(spec, root, path, parent_optional)
+
+    def _included(
+        self, spec: Spec, el: Element, path: str, raw_pattern: str, *, single: bool
+    ) -> list[tuple[Element, XmlReader]]:
+        """The roots an ``include`` stands for, each with its reader, in order.
+
+        An included file's root may itself have ``include``, as in OME: that is followed
+        too, at every depth (``include`` refuses loops and bounds the depth).  With
+        ``single`` (an item, not a list element) each level must name exactly one file.
+        """
         # OME reads attribute values substituted, so its messages show the expanded pattern.
-        pattern = self.subst(raw_pattern)
-        sources = self.include(pattern, el, self)
-        if not sources:
+        pattern = self._subst_at(raw_pattern, el, path)
+        sources = self.include(pattern, el, self, spec, path)
+        if single and not sources:
             raise self.on_error(
                 ConfigError(
                     f"There is no file to include for path: {path}, current path: "
@@ -292,7 +334,7 @@ class XmlReader:
                 el,
                 path,
             )
-        if len(sources) > 1:
+        if single and len(sources) > 1:
             raise self.on_error(
                 ConfigError(
                     f"Too many files found for an Item: {path}, current path: {self.base_dir}, "
@@ -301,8 +343,16 @@ class XmlReader:
                 el,
                 path,
             )
-        root, reader = sources[0]
-        return reader.read_item(spec, root, path, parent_optional)
+        out: list[tuple[Element, XmlReader]] = []
+        for root, reader in sources:
+            nested = root.get("include")
+            if nested is None:
+                out.append((root, reader))
+                continue
+            if single:
+                reader._groups(spec, root, path)
+            out.extend(reader._included(spec, root, path, nested, single=single))
+        return out
 
     def _list(self, spec: Spec, found: list[Element]) -> tuple[Scalar | Item, ...]:
         out: list[Scalar | Item] = []
@@ -322,7 +372,7 @@ class XmlReader:
             if pattern is None:
                 out.append(self.read_item(spec, el, spec.xml_name, False))
                 continue
-            for root, reader in self.include(self.subst(pattern), el, self):
+            for root, reader in self._included(spec, el, spec.xml_name, pattern, single=False):
                 out.append(reader.read_item(spec, root, spec.xml_name, False))
         return tuple(out)
 

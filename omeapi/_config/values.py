@@ -6,10 +6,11 @@ enabled-module lists).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import platform
 import re
-import socket
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -19,6 +20,7 @@ from omeapi._errors import ConfigError
 __all__ = [
     "INT32",
     "INT64",
+    "MAX_EXPANSION",
     "Port",
     "PortRange",
     "RangedPort",
@@ -196,6 +198,28 @@ def parse_enabled_modules(text: str) -> tuple[str, ...]:
 
 _ENV_RE = re.compile(r"\$\{env:([^}]*)\}")
 
+#: How many characters ``${env:…}`` / ``${ome:…}`` may add to one document (a Server.xml with
+#: its includes, or one REST body): 50,000 references to a large variable must be a clear
+#: error, not a MemoryError.  Far above what a real config needs.
+MAX_EXPANSION = 16 * 1024 * 1024
+
+
+def _hostname() -> str:
+    # The kernel's node name is what gethostname() returns; platform needs no socket module.
+    name = platform.node()
+    if not name:
+        raise OSError("the host name is unknown")
+    return name
+
+
+class _Budget:
+    """What is left of one document's expansion allowance (shared by all its values)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
 
 @attrs.frozen
 class Substitution:
@@ -204,12 +228,22 @@ class Substitution:
     ``environ`` defaults to the process environment; ``hostname`` answers ``HOSTNAME`` when
     the variable is unset (OME falls back to ``gethostname()``).  Both are injectable so tests
     and embedding programs control them.
+
+    One instance reads one document: together, its substitutions may add at most ``limit``
+    characters (values taken from the environment or ``${ome:…}``; a default written in the
+    document is already part of it); past that, :class:`~omeapi.ConfigError`.
     """
 
     environ: Mapping[str, str] = attrs.field(factory=lambda: os.environ)
     home: str = ""
     current_path: str = attrs.field(factory=os.getcwd)
-    hostname: Callable[[], str] = socket.gethostname
+    hostname: Callable[[], str] = _hostname
+    limit: int = MAX_EXPANSION
+    _budget: _Budget = attrs.field(init=False, eq=False, repr=False)
+
+    @_budget.default
+    def _new_budget(self) -> _Budget:
+        return _Budget(self.limit)
 
     def __call__(self, text: str) -> str:
         """Substitute ``text`` in one left-to-right pass; replaced text is not re-scanned."""
@@ -217,21 +251,37 @@ class Substitution:
             return text
         text = _ENV_RE.sub(self._env, text)
         if "${ome:" in text:
-            text = text.replace("${ome:Home}", _slash(self.home))
-            text = text.replace("${ome:CurrentPath}", _slash(self.current_path))
+            text = self._ome(text, "${ome:Home}", self.home)
+            text = self._ome(text, "${ome:CurrentPath}", self.current_path)
         return text
+
+    def _spend(self, size: int, what: str) -> None:
+        budget = self._budget
+        budget.left -= size
+        if budget.left < 0:
+            raise ConfigError(
+                f"Substituted values are too large: {what} brings the text added by "
+                f"substitutions in this document past {self.limit} characters"
+            )
+
+    def _ome(self, text: str, name: str, path: str) -> str:
+        count = text.count(name)
+        if not count:
+            return text
+        value = _slash(path)
+        self._spend(count * len(value), name)
+        return text.replace(name, value)
 
     def _env(self, m: re.Match[str]) -> str:
         name, _, default = m.group(1).partition(":")
         value = self.environ.get(name)
-        if value is not None:
-            return value
-        if name == "HOSTNAME":
-            try:
-                return self.hostname()
-            except OSError:
-                pass
-        return default
+        if value is None and name == "HOSTNAME":
+            with contextlib.suppress(OSError):
+                value = self.hostname()
+        if value is None:
+            return default
+        self._spend(len(value), f"${{env:{name}}}")
+        return value
 
 
 def _slash(path: str) -> str:

@@ -99,7 +99,7 @@ def create_apps(call: Call) -> Reply:
     call.writable(vhost)
     results: list[ItemResult] = []
     for item in require_array(call.body):
-        app = application_from_json(_with_defaults(item))
+        app = application_from_json(_with_defaults(item), environ=call.services.config.environ)
         try:
             check_reachable("application", app.name)
             entry = call.services.coordinator.create_app(vhost.name, app)
@@ -136,7 +136,7 @@ def patch_app(call: Call) -> Reply:
         merged = deep_merge(current.json_value, body)
         if merged == current.json_value:
             return current  # a patch that alters nothing: parsing it again gives the same
-        return application_from_json(merged)
+        return application_from_json(merged, environ=call.services.config.environ)
 
     with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
         entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)

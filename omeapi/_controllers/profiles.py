@@ -6,7 +6,7 @@ list (and does not when nothing changed).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from omeapi import _messages as msg
@@ -98,14 +98,16 @@ def _profiles_of(app_json: dict[str, Any]) -> Profiles:
     return profiles if isinstance(profiles, list) else []
 
 
-def _edited(current: ApplicationConfig, edit: Callable[[Profiles], bool]) -> ApplicationConfig:
+def _edited(
+    current: ApplicationConfig, edit: Callable[[Profiles], bool], environ: Mapping[str, str]
+) -> ApplicationConfig:
     """The app with its profile list edited (``edit`` says whether it changed anything),
     parsed again through the schema."""
     app_json = current.to_json()
     if not edit(_profiles_of(app_json)):
         return current
     try:
-        return application_from_json(app_json)
+        return application_from_json(app_json, environ=environ)
     except ConfigError as exc:
         # OME reports these through an HTTP error: `[HTTP] [Config] … (400)`.
         raise ApiError(400, exc.message) from None
@@ -132,7 +134,7 @@ def create_profiles(call: Call) -> Reply:
         return any(isinstance(result, str) for result in outcome)
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
-        return _edited(current, append)
+        return _edited(current, append, call.services.config.environ)
 
     with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
         entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
@@ -164,7 +166,7 @@ def patch_profile(call: Call) -> Reply:
         return True
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
-        return _edited(current, replace)
+        return _edited(current, replace, call.services.config.environ)
 
     with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
         entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
@@ -184,7 +186,7 @@ def delete_profile(call: Call) -> Reply:
         return True
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
-        return _edited(current, remove)
+        return _edited(current, remove, call.services.config.environ)
 
     with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
         call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)

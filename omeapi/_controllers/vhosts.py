@@ -48,7 +48,7 @@ def create_vhosts(call: Call) -> Reply:
     results: list[ItemResult] = []
     for item in require_array(call.body):
         try:
-            vhost = virtual_host_from_json(item)
+            vhost = virtual_host_from_json(item, environ=call.services.config.environ)
         except ConfigError as exc:
             results.append(ItemResult.failure(exc))
             continue

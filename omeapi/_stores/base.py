@@ -40,6 +40,7 @@ __all__ = [
     "AuditRecord",
     "AuditRetention",
     "Change",
+    "FailureCounter",
     "Store",
     "StoreConflict",
     "StoreError",
@@ -221,6 +222,23 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections and files (the store is not used afterwards)."""
+
+
+class FailureCounter(Protocol):
+    """Failure counts that several processes share (a store's, see
+    :meth:`~omeapi._state.brake.FailureBrake.for_store`).  A client's window starts with its
+    first failure and lasts ``window`` seconds; each call is one atomic update of the shared
+    count."""
+
+    #: the counter's time base, the same in every process (POSIX seconds)
+    clock: Callable[[], float]
+
+    def count_failure(self, client: str, window: float) -> tuple[float, int]:
+        """Count one failure of ``client`` now: its window's start and the failures in it,
+        this one included.  May raise :class:`~omeapi.StoreError`."""
+
+    def forget(self, client: str) -> None:
+        """Forget ``client``'s failures.  May raise :class:`~omeapi.StoreError`."""
 
 
 @runtime_checkable

@@ -299,7 +299,7 @@ _EXPIRE_EVERY = 100
 
 class SqlFailureCounter:
     """The failed-login counts of every process using a SQL store (the brake's shared
-    backend, see :class:`~omeapi._access.auth.FailureBrake`).
+    backend, see :class:`~omeapi._state.brake.FailureBrake`).
 
     A client's window starts at its first failure and lasts ``window`` seconds; every
     failure is one upsert in a write transaction, so concurrent processes count each one
@@ -437,5 +437,5 @@ class SqlStore(Generic[Conn]):
 
     def brake_backend(self, *, clock: Callable[[], float] = time.time) -> SqlFailureCounter:
         """A failure counter shared by every process using this store (for
-        :meth:`~omeapi._access.auth.FailureBrake.for_store`)."""
+        :meth:`~omeapi._state.brake.FailureBrake.for_store`)."""
         return SqlFailureCounter(self, clock=clock)
