@@ -228,6 +228,53 @@ class Api:
             reply = error(ApiError(500, "Internal Server Error"))
         return self._respond(request, reply, cors, extra)
 
+    def precheck(self, request: ApiRequest) -> ApiResponse | None:
+        """The answer decided from the headers alone, or None: then read the body.
+
+        ``request`` is the request without its body; its ``Content-Length`` header gives
+        the size.  The Host check, CORS and ``OPTIONS``, authentication, routing and the
+        body limit run as :meth:`handle` runs them, in the same order and with the same
+        answers (the 413 names the declared size); the first that decides answers.  A
+        server calls this before reading a declared body, so that a wrong Host, a missing
+        token or an oversized body is answered without waiting for (or buffering) bytes a
+        client may never send.  Never raises.
+        """
+        headers = request.headers
+        try:
+            self.hosts.check(headers.get("host"))
+        except ApiError as exc:
+            return self._respond(request, error(exc), _VARY)
+        cors = self.cors.headers(
+            headers.get("origin"), headers.get("access-control-request-headers")
+        )
+        if request.method == "OPTIONS":
+            return ApiResponse(204, (*cors, _SERVER, _HTML_TYPE))
+        try:
+            if self.auth is not None:
+                self.auth.verify(headers.get("authorization"), request.client)
+            if self.router.match(request.method, request.path) is None:
+                allowed = self.router.allowed(request.path)
+                if allowed:
+                    raise ApiError(
+                        405,
+                        msg.METHOD_NOT_ALLOWED.format(method=request.method),
+                        (("Allow", ", ".join([*allowed, "OPTIONS"])),),
+                    )
+                raise ApiError(404, msg.CONTROLLER_NOT_FOUND)
+            # Only plain digits are a length (RFC 9110); the server has refused anything
+            # else, or the body is chunked and its size is known only once read.
+            declared = (headers.get("content-length") or "").lstrip("0") or "0"
+            if declared.isascii() and declared.isdigit():
+                # Compared as text first: int() refuses more than 4300 digits.
+                limit = str(self.body_limit)
+                if (len(declared), declared) > (len(limit), limit):
+                    raise ApiError(
+                        413, msg.BODY_TOO_LARGE.format(size=declared, limit=self.body_limit)
+                    )
+        except ApiError as exc:
+            return self._respond(request, error(exc), cors, exc.headers)
+        return None
+
     def _dispatch(self, request: ApiRequest) -> Reply:
         auth = self.auth
         if auth is not None:
