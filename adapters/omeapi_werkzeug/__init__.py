@@ -156,8 +156,9 @@ def request_from_environ(
     )
 
 
-#: Sent with an answer given before a declared body was read: the unread bytes would be
-#: taken for the next request, and waiting to drain them is what a slow client wants.
+#: Sent with an answer given before a declared body was read, where the server allows it:
+#: the unread bytes would be taken for the next request, and waiting to drain them is what
+#: a slow client wants.
 _CLOSE = (("Connection", "close"),)
 
 
@@ -166,18 +167,21 @@ class WsgiApp:
 
     A request that declares a body is first :meth:`~omeapi.Api.precheck`-ed from its
     headers (Host, CORS, auth, route, ``Content-Length`` against the body limit); the body
-    is read only when that decides nothing.
+    is read only when that decides nothing.  With ``close_unread`` such an early answer
+    carries ``Connection: close``: PEP 3333 forbids hop-by-hop headers (wsgiref refuses
+    them), but granian and gunicorn, which ``omeapi serve`` runs, honour it.
     """
 
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, *, close_unread: bool = False) -> None:
         self.api = api
+        self._close: tuple[tuple[str, str], ...] = _CLOSE if close_unread else ()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         api = self.api
         if _declares_body(environ):
             early = api.precheck(request_from_environ(environ, 0, read_body=False))
             if early is not None:
-                start_response(_status_line(early.status), [*early.headers, *_CLOSE])
+                start_response(_status_line(early.status), [*early.headers, *self._close])
                 return (early.body,)
         response = api.handle(request_from_environ(environ, api.body_limit))
         start_response(_status_line(response.status), list(response.headers))
@@ -190,6 +194,7 @@ def create_app(
     *,
     environ: Mapping[str, str] | None = None,
     on_api: Callable[[Api], None] | None = None,
+    close_unread: bool = False,
     **options: Any,
 ) -> WsgiApp:
     """A WSGI app serving OME's API for ``config`` (a Server.xml path or a parsed config).
@@ -197,7 +202,7 @@ def create_app(
     ``engine`` defaults to the simulated engine; other keyword ``options`` go to
     :class:`~omeapi.Api` (``allow_no_auth``, ``body_limit``, ``store`` …).  An already
     built ``Api`` may be passed instead of a config.  ``on_api`` is called with the ``Api``
-    (servers use it to hook certificate reloads).
+    (servers use it to hook certificate reloads).  ``close_unread``: see :class:`WsgiApp`.
     """
     if isinstance(config, Api):
         api = config
@@ -210,4 +215,4 @@ def create_app(
         api = Api(parsed, engine, **options)
     if on_api is not None:
         on_api(api)
-    return WsgiApp(api)
+    return WsgiApp(api, close_unread=close_unread)

@@ -104,7 +104,9 @@ class _Server(BaseApplication):  # type: ignore[misc]
                 )
 
         return _drop_stalled(
-            create_app(self.spec["file"], on_api=on_api, store=self.spec.get("store"))
+            create_app(
+                self.spec["file"], on_api=on_api, close_unread=True, store=self.spec.get("store")
+            )
         )
 
 

@@ -230,7 +230,7 @@ def granian_app() -> Any:
         else:
             relay_certificate_reloads(api, spec)
 
-    return create_app(spec["file"], on_api=on_api, store=spec.get("store"))
+    return create_app(spec["file"], on_api=on_api, close_unread=True, store=spec.get("store"))
 
 
 def _serve_granian(spec: dict[str, Any]) -> int:
