@@ -48,12 +48,13 @@ from omeapi._errors import (
     OmeapiError,
     StoreConflict,
     StoreError,
+    reason_phrase,
 )
 from omeapi._handler import DEFAULT_BODY_LIMIT, Api
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._stores.base import AuditRetention, Store
 from omeapi._stores.memory import MemoryStore
-from omeapi._stores.open import open_store
+from omeapi._stores.open import open_store, store_location
 from omeapi._version import OME_API_VERSION, __version__
 from omeapi._wire.request import ApiRequest, ApiResponse
 
@@ -105,4 +106,6 @@ __all__ = [
     "open_api",
     "open_store",
     "parse_server_xml",
+    "reason_phrase",
+    "store_location",
 ]

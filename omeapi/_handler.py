@@ -20,7 +20,7 @@ from omeapi._access.hosts import HostCheck
 from omeapi._config.model import CrossDomains
 from omeapi._controllers.call import Call
 from omeapi._errors import ApiError, ConfigError, StoreError
-from omeapi._routes import Router
+from omeapi._routes import RouteMatch, Router
 from omeapi._services import AuditSource, Services, current_source
 from omeapi._wire.envelope import JSON_CONTENT_TYPE, Reply, config_error, error, plain
 from omeapi._wire.json_body import parse_json_body
@@ -186,22 +186,36 @@ class Api:
                 log.exception("observer %r failed", observer)
         return response
 
+    def precheck(self, request: ApiRequest) -> ApiResponse | None:
+        """The answer decided from the headers alone, or None: then read the body.
+
+        ``request`` is the request without its body; its ``Content-Length`` header gives
+        the size.  The Host check, CORS and ``OPTIONS``, authentication, routing and the
+        body limit run as :meth:`handle` runs them (the same code, in the same order, with
+        the same answers; the 413 names the declared size).  A server calls this before
+        reading a declared body, so that a wrong Host, a missing token or an oversized body
+        is answered without waiting for (or buffering) bytes a client may never send.
+        Never raises.
+        """
+        early, cors = self._front(request)
+        if early is not None:
+            return early
+        try:
+            self._route(request)
+            self._check_declared_size(request.headers.get("content-length"))
+        except ApiError as exc:
+            return self._respond(request, error(exc), cors, exc.headers)
+        return None
+
     def _answer(self, request: ApiRequest) -> ApiResponse:
-        headers = request.headers
         probe = self._probes.get(request.path)
         if probe is not None and request.method in _READS:
             # Health probes come from load balancers with any Host and no token; the
             # answer is a bare status, so it tells an attacker nothing.
             return self._respond(request, probe(), (), route=request.path)
-        try:
-            self.hosts.check(headers.get("host"))
-        except ApiError as exc:
-            return self._respond(request, error(exc), _VARY)
-        cors = self.cors.headers(
-            headers.get("origin"), headers.get("access-control-request-headers")
-        )
-        if request.method == "OPTIONS":
-            return ApiResponse(204, (*cors, _SERVER, _HTML_TYPE))
+        early, cors = self._front(request)
+        if early is not None:
+            return early
         extra: tuple[tuple[str, str], ...] = ()
         named = [""]
         try:
@@ -219,7 +233,23 @@ class Api:
             reply = error(msg.INTERNAL_ERROR.error())
         return self._respond(request, reply, cors, extra, named[0])
 
-    def _dispatch(self, request: ApiRequest, named: list[str]) -> Reply:
+    def _front(self, request: ApiRequest) -> tuple[ApiResponse | None, tuple[tuple[str, str], ...]]:
+        """The Host check, then CORS: an answer when they decide (403, ``OPTIONS``), and
+        the CORS headers every later answer carries."""
+        headers = request.headers
+        try:
+            self.hosts.check(headers.get("host"))
+        except ApiError as exc:
+            return self._respond(request, error(exc), _VARY), ()
+        cors = self.cors.headers(
+            headers.get("origin"), headers.get("access-control-request-headers")
+        )
+        if request.method == "OPTIONS":
+            return ApiResponse(204, (*cors, _SERVER, _HTML_TYPE)), cors
+        return None, cors
+
+    def _route(self, request: ApiRequest) -> RouteMatch | None:
+        """Authentication, then the route (None: the metrics path), or OME's 401/404/405."""
         auth = self.auth
         if auth is not None:
             auth.verify(request.headers.get("authorization"), request.client)
@@ -228,8 +258,7 @@ class Api:
             and self._metrics is not None
             and request.method in _READS
         ):
-            named[0] = "metrics"
-            return Reply(200, self._metrics(), METRICS_CONTENT_TYPE)
+            return None
         match = self.router.match(request.method, request.path)
         if match is None:
             allowed = self.router.allowed(request.path)
@@ -238,6 +267,24 @@ class Api:
                     (("Allow", ", ".join([*allowed, "OPTIONS"])),), method=request.method
                 )
             raise msg.CONTROLLER_NOT_FOUND.error()
+        return match
+
+    def _check_declared_size(self, declared: str | None) -> None:
+        """413 for a ``Content-Length`` over the body limit (only plain digits are a length,
+        RFC 9110: the server has refused anything else, or the body is chunked and its size
+        is known once read)."""
+        digits = (declared or "").lstrip("0") or "0"
+        if digits.isascii() and digits.isdigit():
+            # Compared as text first: int() refuses more than 4300 digits.
+            limit = str(self.body_limit)
+            if (len(digits), digits) > (len(limit), limit):
+                raise msg.BODY_TOO_LARGE.error(size=digits, limit=self.body_limit)
+
+    def _dispatch(self, request: ApiRequest, named: list[str]) -> Reply:
+        match = self._route(request)
+        if match is None:
+            named[0] = "metrics"
+            return Reply(200, self._metrics(), METRICS_CONTENT_TYPE)  # type: ignore[misc]
         if len(request.body) > self.body_limit:
             raise msg.BODY_TOO_LARGE.error(size=len(request.body), limit=self.body_limit)
         route = match.route

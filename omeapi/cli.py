@@ -171,13 +171,20 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    # The servers live in the adapter package; the core imports it only for this verb.
+    # The servers live with the adapter (the `serve` extra); the core loads it only for
+    # this verb, so that `omeapi check` and `omeapi audit` work without Werkzeug.
     try:
         from omeapi_werkzeug.serve import run
     except ImportError as exc:
-        print(f"omeapi serve needs the omeapi_werkzeug adapter: {exc}", file=sys.stderr)
+        print(f"{SERVE_EXTRA_MISSING} ({exc})", file=sys.stderr)
         return 1
     return run(args)
+
+
+#: What `omeapi serve` says when the adapter or its servers are not installed.
+SERVE_EXTRA_MISSING = (
+    "omeapi serve needs the Werkzeug adapter and a server: pip install 'omeapi[serve]'"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from omeapi import open_api
+from omeapi import ApiRequest, open_api
 from omeapi._config import parse_server_xml
 from omeapi_werkzeug import WsgiApp, create_app, request_from_environ
 
@@ -41,6 +42,12 @@ SERVER_XML = f"""<?xml version="1.0"?>
 @pytest.fixture
 def app() -> WsgiApp:
     return create_app(parse_server_xml(SERVER_XML), body_limit=1024)
+
+
+@pytest.fixture
+def served_app() -> WsgiApp:
+    """As ``omeapi serve`` builds it."""
+    return create_app(parse_server_xml(SERVER_XML), body_limit=1024, close_unread=True)
 
 
 @pytest.fixture
@@ -170,7 +177,7 @@ def test_percent_encoded_utf8_path_is_decoded_once(client: Client) -> None:
 
 def test_request_from_environ_maps_headers_and_client() -> None:
     environ = {
-        "REQUEST_METHOD": "patch",
+        "REQUEST_METHOD": "PATCH",
         "PATH_INFO": "/v1/vhosts/x",
         "QUERY_STRING": "a=1",
         "SERVER_NAME": "localhost",
@@ -192,3 +199,162 @@ def test_request_from_environ_maps_headers_and_client() -> None:
     assert request.headers["host"] == "localhost:8081"
     assert request.headers["x-custom"] == "yes"
     assert request.headers["content-type"] == "application/json"
+
+
+def test_method_is_passed_as_sent() -> None:
+    # Upper-casing `head` would answer HEAD (no body) where the server framed a GET-like
+    # answer; the core refuses the method instead.
+    environ = {"REQUEST_METHOD": "head", "PATH_INFO": "/v1/version"}
+    assert request_from_environ(environ, 100).method == "head"  # type: ignore[arg-type]
+
+
+class Unreadable(io.RawIOBase):
+    """A body that must not be read: the answer was decided from the headers."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise AssertionError("the body was read")
+
+    def readable(self) -> bool:
+        return True
+
+
+def environ_for(method: str, path: str, length: str, **headers: str) -> dict[str, object]:
+    environ: dict[str, object] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "8081",
+        "HTTP_HOST": "localhost",
+        "CONTENT_LENGTH": length,
+        "wsgi.input": Unreadable(),
+        "wsgi.url_scheme": "http",
+    }
+    environ.update({"HTTP_" + k.upper(): v for k, v in headers.items()})
+    return environ
+
+
+def call_wsgi(app: WsgiApp, environ: dict[str, object]) -> tuple[str, dict[str, str], bytes]:
+    seen: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        seen.append((status, headers))
+
+    body = b"".join(app(environ, start_response))  # type: ignore[arg-type]
+    status, headers = seen[0]
+    return status, {k.lower(): v for k, v in headers}, body
+
+
+AUTHZ = AUTH["Authorization"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "length", "headers", "status", "message"),
+    [
+        # In OME's order: Host, then auth, then the route, then the body limit.
+        (
+            "POST",
+            "/v1/vhosts",
+            "5000",
+            {"host": "evil.example"},
+            403,
+            "[HTTP] Host is not allowed: [evil.example] (403)",
+        ),
+        ("POST", "/v1/vhosts", "5000", {}, 401, None),
+        (
+            "POST",
+            "/v1/nowhere",
+            "5000",
+            {"authorization": AUTHZ},
+            404,
+            "[HTTP] Controller not found (404)",
+        ),
+        ("DELETE", "/v1/version", "5000", {"authorization": AUTHZ}, 405, None),
+        (
+            "POST",
+            "/v1/vhosts",
+            "50000000",
+            {"authorization": AUTHZ},
+            413,
+            "[HTTP] Request body is too large: 50000000 bytes (limit: 1024 bytes) (413)",
+        ),
+        ("POST", "/v1/vhosts", "18446744073709551616", {"authorization": AUTHZ}, 413, None),
+        ("POST", "/v1/vhosts", "9" * 5000, {"authorization": AUTHZ}, 413, None),
+    ],
+)
+def test_answers_from_the_headers_without_reading_the_body(
+    app: WsgiApp,
+    served_app: WsgiApp,
+    method: str,
+    path: str,
+    length: str,
+    headers: dict[str, str],
+    status: int,
+    message: str | None,
+) -> None:
+    code, response_headers, body = call_wsgi(app, environ_for(method, path, length, **headers))
+    assert int(code.split()[0]) == status
+    assert json.loads(body)["statusCode"] == status
+    if message is not None:
+        assert json.loads(body)["message"] == message
+    # The unread body would be taken for the next request: the connection ends where the
+    # server allows the header; PEP 3333 (plain create_app) forbids it.
+    assert "connection" not in response_headers
+    served = call_wsgi(served_app, environ_for(method, path, length, **headers))
+    assert (served[0], served[2]) == (code, body)
+    assert served[1]["connection"] == "close"
+
+
+def test_options_is_answered_before_the_body(app: WsgiApp) -> None:
+    code, _, body = call_wsgi(app, environ_for("OPTIONS", "/v1/vhosts", "10"))
+    assert code == "204 No Content" and body == b""
+
+
+def test_precheck_matches_handle_and_leaves_the_rest_to_it(app: WsgiApp) -> None:
+    api = app.api
+    ok = ApiRequest.build(
+        "POST", "/v1/vhosts", {"Host": "localhost", **AUTH, "Content-Length": "1024"}
+    )
+    assert api.precheck(ok) is None
+    for headers in ({"Host": "localhost"}, {"Host": "localhost", **AUTH}):
+        request = ApiRequest.build("POST", "/v1/vhosts", headers, b"x" * 2000)
+        early = api.precheck(
+            ApiRequest.build("POST", "/v1/vhosts", {**headers, "Content-Length": "2000"})
+        )
+        assert early is not None
+        full = api.handle(request)
+        assert (early.status, early.headers) == (full.status, full.headers)
+        assert early.body == full.body
+
+
+def test_a_request_without_a_declared_body_is_not_prechecked(served_app: WsgiApp) -> None:
+    environ = environ_for("GET", "/v1/version", "", authorization=AUTHZ)
+    environ["wsgi.input_terminated"] = True  # as granian says for every request
+    environ["wsgi.input"] = io.BytesIO(b"")
+    code, headers, _ = call_wsgi(served_app, environ)
+    assert code == "200 OK"
+    assert "connection" not in headers
+
+
+def test_wsgiref_validator_accepts_an_early_answer(app: WsgiApp) -> None:
+    from wsgiref.validate import validator
+
+    environ = environ_for("POST", "/v1/vhosts", "50000000")
+    environ.update(
+        {
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+            "wsgi.version": (1, 0),
+            "wsgi.errors": io.StringIO(),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+    )
+    seen: list[str] = []
+    answer = validator(app)(environ, lambda status, headers: seen.append(status))  # type: ignore[arg-type]
+    try:
+        assert json.loads(b"".join(answer))["statusCode"] == 401
+    finally:
+        answer.close()  # type: ignore[attr-defined]
+    assert seen == ["401 Unauthorized"]

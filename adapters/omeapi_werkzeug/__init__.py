@@ -16,10 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wsgi import get_input_stream
 
-from omeapi import Api, open_api
-from omeapi._config import ServerConfig, load_server_config
-from omeapi._engine.protocol import MediaEngine
-from omeapi._wire.request import ApiRequest
+from omeapi import (
+    Api,
+    ApiRequest,
+    MediaEngine,
+    ServerConfig,
+    load_server_config,
+    open_api,
+    reason_phrase,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -32,17 +37,32 @@ _REASONS: dict[int, str] = {}
 def _status_line(status: int) -> str:
     line = _REASONS.get(status)
     if line is None:
-        from omeapi._wire.envelope import reason_phrase
-
         line = _REASONS[status] = f"{status} {reason_phrase(status)}"
     return line
 
 
 def _read_body(environ: WSGIEnvironment, limit: int) -> bytes:
     # One byte more than the limit is enough to know the body is too large, without
-    # reading (or buffering) the rest of it.
+    # reading (or buffering) the rest of it.  Werkzeug's stream stops at CONTENT_LENGTH
+    # (or at the end of a chunked body the server has terminated).
     stream = get_input_stream(environ, safe_fallback=True)
     return stream.read(limit + 1)
+
+
+def _has_body(environ: WSGIEnvironment) -> bool:
+    """Whether there may be a body to read (a server that terminates the input, as
+    granian does for every request, may have one without saying so)."""
+    return bool(
+        environ.get("CONTENT_LENGTH")
+        or environ.get("wsgi.input_terminated")
+        or environ.get("HTTP_TRANSFER_ENCODING")
+    )
+
+
+def _declares_body(environ: WSGIEnvironment) -> bool:
+    """Whether the request says it sends a body: a non-zero length, or chunks."""
+    length = environ.get("CONTENT_LENGTH")
+    return bool((length and length.strip("0")) or environ.get("HTTP_TRANSFER_ENCODING"))
 
 
 _SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
@@ -107,22 +127,29 @@ class EnvironHeaders(Mapping[str, str]):
         return len(self._names())
 
 
-def request_from_environ(environ: WSGIEnvironment, body_limit: int) -> ApiRequest:
-    """The core's request for a WSGI ``environ`` (body read up to ``body_limit + 1``)."""
+def request_from_environ(
+    environ: WSGIEnvironment, body_limit: int, *, read_body: bool = True
+) -> ApiRequest:
+    """The core's request for a WSGI ``environ`` (body read up to ``body_limit + 1``).
+
+    With ``read_body=False`` the body is left unread (empty): what
+    :meth:`~omeapi.Api.precheck` looks at.
+    """
     # PEP 3333 carries the path as latin-1 text of the raw bytes; the bytes are UTF-8.
+    # (Werkzeug's get_path_info does the same dance, three times slower on the ASCII
+    # paths every API call has, and replaces invalid UTF-8 where this keeps the bytes.)
     path = environ.get("PATH_INFO", "")
     if not path.isascii():
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             path = path.encode("latin-1").decode("utf-8")
     body = b""
-    if (
-        environ.get("CONTENT_LENGTH")
-        or environ.get("wsgi.input_terminated")
-        or environ.get("HTTP_TRANSFER_ENCODING")
-    ):
+    if read_body and _has_body(environ):
         body = _read_body(environ, body_limit)
     return ApiRequest(
-        environ.get("REQUEST_METHOD", "GET").upper(),
+        # Not upper-cased: a server frames the answer by the method it parsed, so `head`
+        # answered as HEAD would promise a body it never sends.  The core refuses a
+        # method it does not know with its 404/405 envelope.
+        environ.get("REQUEST_METHOD", "GET"),
         path,
         EnvironHeaders(environ),
         body,
@@ -132,14 +159,33 @@ def request_from_environ(environ: WSGIEnvironment, body_limit: int) -> ApiReques
     )
 
 
-class WsgiApp:
-    """A WSGI application answering through an :class:`~omeapi.Api`."""
+#: Sent with an answer given before a declared body was read, where the server allows it:
+#: the unread bytes would be taken for the next request, and waiting to drain them is what
+#: a slow client wants.
+_CLOSE = (("Connection", "close"),)
 
-    def __init__(self, api: Api) -> None:
+
+class WsgiApp:
+    """A WSGI application answering through an :class:`~omeapi.Api`.
+
+    A request that declares a body is first :meth:`~omeapi.Api.precheck`-ed from its
+    headers (Host, CORS, auth, route, ``Content-Length`` against the body limit); the body
+    is read only when that decides nothing.  With ``close_unread`` such an early answer
+    carries ``Connection: close``: PEP 3333 forbids hop-by-hop headers (wsgiref refuses
+    them), but granian and gunicorn, which ``omeapi serve`` runs, honour it.
+    """
+
+    def __init__(self, api: Api, *, close_unread: bool = False) -> None:
         self.api = api
+        self._close: tuple[tuple[str, str], ...] = _CLOSE if close_unread else ()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         api = self.api
+        if _declares_body(environ):
+            early = api.precheck(request_from_environ(environ, 0, read_body=False))
+            if early is not None:
+                start_response(_status_line(early.status), [*early.headers, *self._close])
+                return (early.body,)
         response = api.handle(request_from_environ(environ, api.body_limit))
         start_response(_status_line(response.status), list(response.headers))
         return (response.body,)
@@ -151,6 +197,7 @@ def create_app(
     *,
     environ: Mapping[str, str] | None = None,
     on_api: Callable[[Api], None] | None = None,
+    close_unread: bool = False,
     **options: Any,
 ) -> WsgiApp:
     """A WSGI app serving OME's API for ``config`` (a Server.xml path or a parsed config).
@@ -158,7 +205,7 @@ def create_app(
     ``engine`` defaults to the simulated engine; other keyword ``options`` go to
     :func:`~omeapi.open_api` (``allow_no_auth``, ``body_limit``, ``store`` …).  An already
     built ``Api`` may be passed instead of a config.  ``on_api`` is called with the ``Api``
-    (servers use it to hook certificate reloads).
+    (servers use it to hook certificate reloads).  ``close_unread``: see :class:`WsgiApp`.
     """
     if isinstance(config, Api):
         api = config
@@ -176,4 +223,4 @@ def create_app(
     if on_api is not None:
         on_api(api)
     api.start()  # the server owns the follower thread of a shared store
-    return WsgiApp(api)
+    return WsgiApp(api, close_unread=close_unread)

@@ -13,26 +13,24 @@ import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
-from omeapi_werkzeug import create_app
-from omeapi_werkzeug.serve import relay_certificate_reloads
+from omeapi_werkzeug import WsgiApp, create_app
+from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
+from omeapi_werkzeug.limits import MIN_THREADS, READ_TIMEOUT
 
-__all__ = ["CertificateHolder", "serve_gunicorn"]
+__all__ = ["CertificateHolder", "IdleBoundedThreadWorker", "serve_gunicorn"]
 
 
 class CertificateHolder:
     """The TLS context new connections get; :meth:`load` swaps in re-read files."""
 
     def __init__(self, cert: str, key: str, chain: str = "") -> None:
-        from omeapi_werkzeug.serve import tls_context
-
         self._lock = threading.Lock()
         self._context = tls_context(cert, key, chain)
 
     def load(self, cert: str, key: str, chain: str = "") -> None:
         """Re-read the files; on failure the previous certificate stays."""
-        from omeapi_werkzeug.serve import tls_context
-
         context = tls_context(cert, key, chain)
         with self._lock:
             self._context = context
@@ -40,6 +38,30 @@ class CertificateHolder:
     def context(self, *_: Any) -> Any:
         with self._lock:
             return self._context
+
+
+class IdleBoundedThreadWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker with a read timeout on every request.
+
+    gunicorn waits for a connection's first byte in its poller, but then reads the headers
+    and the body in a worker thread with no timeout: a client that stops sending keeps the
+    thread forever.  Here each read waits at most :data:`READ_TIMEOUT`; gunicorn then
+    drops the connection (the core has answered nothing yet, or reads the body after
+    :meth:`~omeapi.Api.precheck` decided nothing).
+    """
+
+    def handle(self, conn: Any) -> Any:
+        if "init" not in vars(conn):
+            init = conn.init
+
+            # gunicorn makes the socket blocking (no timeout) and then calls init() before
+            # every request on the connection, keep-alive ones too: set the timeout after.
+            def bounded_init() -> None:
+                init()
+                conn.sock.settimeout(READ_TIMEOUT)
+
+            conn.init = bounded_init
+        return super().handle(conn)
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -53,8 +75,8 @@ class _Server(BaseApplication):  # type: ignore[misc]
         settings: dict[str, Any] = {
             "bind": [f"{spec['address']}:{spec['port']}"],
             "workers": spec.get("workers", 1),
-            "worker_class": "gthread",
-            "threads": spec["threads"],
+            "worker_class": "omeapi_werkzeug.gunicorn.IdleBoundedThreadWorker",
+            "threads": max(spec["threads"], MIN_THREADS),
             "accesslog": None,
         }
         if spec["tls"]:
@@ -81,7 +103,25 @@ class _Server(BaseApplication):  # type: ignore[misc]
                     lambda cert: holder.load(cert.cert_path, cert.key_path, cert.chain_path)
                 )
 
-        return create_app(self.spec["file"], on_api=on_api, store=self.spec.get("store"))
+        return _drop_stalled(
+            create_app(
+                self.spec["file"], on_api=on_api, close_unread=True, store=self.spec.get("store")
+            )
+        )
+
+
+def _drop_stalled(app: WsgiApp) -> Any:
+    """``app``, dropping the connection quietly when its client stops sending the body."""
+
+    def wsgi(environ: Any, start_response: Any) -> Any:
+        try:
+            return app(environ, start_response)
+        except TimeoutError:
+            # Nothing is answered to a client that has stopped sending.  gunicorn closes the
+            # connection on StopIteration without logging a traceback (an OSError would).
+            raise StopIteration from None
+
+    return wsgi
 
 
 def serve_gunicorn(spec: dict[str, Any]) -> int:

@@ -16,15 +16,15 @@ import argparse
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omeapi._config import ServerConfig, load_server_config
-from omeapi._errors import ConfigError
+from omeapi import ConfigError, ServerConfig, load_server_config, store_location
+from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
+from omeapi_werkzeug.limits import HEADER_TIMEOUT, MIN_THREADS
 
 __all__ = ["Listener", "listeners", "run", "tls_context"]
 
@@ -120,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_server_config(args.file)
         chosen = listeners(config, address=args.address, port=args.port, tls_port=args.tls_port)
-        from omeapi._stores.open import store_location
 
         location = store_location(config, getattr(args, "store", None))
         workers = getattr(args, "workers", 1) or 1
@@ -197,10 +196,18 @@ def _serve_one(server: str, spec: dict[str, Any]) -> int:
         file=sys.stderr,
         flush=True,
     )
-    if server == "gunicorn":
-        from omeapi_werkzeug.gunicorn import serve_gunicorn
+    try:
+        if server == "gunicorn":
+            from omeapi_werkzeug.gunicorn import serve_gunicorn
 
-        return serve_gunicorn(spec)
+            return serve_gunicorn(spec)
+        import granian  # noqa: F401  (the default server: say so if it is missing)
+    except ImportError as exc:
+        print(
+            f"omeapi serve --server {server}: {exc}; pip install 'omeapi[serve]'",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     return _serve_granian(spec)
 
 
@@ -221,12 +228,13 @@ def granian_app() -> Any:
         else:
             relay_certificate_reloads(api, spec)
 
-    return create_app(spec["file"], on_api=on_api, store=spec.get("store"))
+    return create_app(spec["file"], on_api=on_api, close_unread=True, store=spec.get("store"))
 
 
 def _serve_granian(spec: dict[str, Any]) -> int:
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     os.environ[_ENV_SPEC] = json.dumps(spec)
     options: dict[str, Any] = {}
@@ -239,19 +247,18 @@ def _serve_granian(spec: dict[str, Any]) -> int:
         port=spec["port"],
         interface=Interfaces.WSGI,
         workers=spec.get("workers", 1),
-        blocking_threads=spec["threads"],
+        # granian reads headers on its own event loop, but a WSGI body in a blocking
+        # thread with no timeout: a client that stalls mid-body holds one (limits.py).
+        blocking_threads=max(spec["threads"], MIN_THREADS),
+        http1_settings=HTTP1Settings(header_read_timeout=int(HEADER_TIMEOUT * 1000)),
+        # A worker that dies is replaced, as gunicorn does; granian's default is to stop
+        # the whole server.
+        respawn_failed_workers=True,
         factory=True,
         log_access=False,
         **options,
     ).serve()
     return 0
-
-
-def relay_certificate_reloads(api: Any, spec: dict[str, Any]) -> None:
-    """In a listener without TLS: pass API certificate reloads on to the TLS listeners."""
-    relay = spec.get("relay")
-    if relay:
-        api.certificates.subscribe(lambda _: os.kill(relay, signal.SIGUSR1))
 
 
 def _granian_class(default: Any) -> Any:
@@ -295,30 +302,6 @@ def _granian_class(default: Any) -> Any:
 def _child_main(argv: Sequence[str]) -> int:
     spec = json.loads(os.environ[_ENV_SPEC])
     return _serve_one(argv[0] if argv else "granian", spec)
-
-
-def tls_context(cert: str, key: str, chain: str = "") -> ssl.SSLContext:
-    """A server TLS context for the configured files (the chain, if any, is sent too)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    if chain:
-        # Serve the intermediates: append them after the leaf certificate.
-        combined = _combined_chain(cert, chain)
-        context.load_cert_chain(combined, key)
-        os.unlink(combined)
-    else:
-        context.load_cert_chain(cert, key)
-    return context
-
-
-def _combined_chain(cert: str, chain: str) -> str:
-    import tempfile
-
-    with open(cert, "rb") as leaf, open(chain, "rb") as rest:
-        data = leaf.read().rstrip(b"\n") + b"\n" + rest.read()
-    fd, path = tempfile.mkstemp(suffix=".pem")
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    return path
 
 
 if __name__ == "__main__":
