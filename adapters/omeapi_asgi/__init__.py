@@ -264,26 +264,25 @@ class AsgiApp:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.startup()
-                except ConfigError as exc:
-                    await send({"type": "lifespan.startup.failed", "message": exc.located()})
-                    return
-                except Exception as exc:
-                    log.exception("the API did not start")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                try:
-                    await self.shutdown()
-                except Exception as exc:
-                    log.exception("the API did not close cleanly")
-                    await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.shutdown.complete"})
+            kind = (await receive())["type"]
+            if kind not in ("lifespan.startup", "lifespan.shutdown"):
+                continue
+            step = self.startup if kind == "lifespan.startup" else self.shutdown
+            failure = None
+            try:
+                await step()
+            except ConfigError as exc:
+                failure = exc.located()
+            except Exception as exc:
+                log.exception("%s of the API failed", kind.removeprefix("lifespan."))
+                failure = str(exc) or type(exc).__name__
+            # Sent outside the handler: a server may raise from send (hypercorn does), and
+            # its traceback need not carry ours.
+            if failure is not None:
+                await send({"type": f"{kind}.failed", "message": failure})
+                return
+            await send({"type": f"{kind}.complete"})
+            if kind == "lifespan.shutdown":
                 return
 
 
