@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -193,3 +194,30 @@ def served_app() -> Any:
         return await app(scope, receive, logged)
 
     return wrapped
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[list[dict[str, Any]]]:
+    """Run ``app``'s lifespan as a server does: startup before the block, shutdown after.
+
+    Yields the list of what the app sent on the lifespan (it grows at shutdown).
+    """
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+    done = asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        done.set()
+
+    task = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}}, queue.get, send)
+    )
+    await queue.put({"type": "lifespan.startup"})
+    await asyncio.wait_for(done.wait(), 30)
+    assert sent[-1]["type"] == "lifespan.startup.complete", sent
+    try:
+        yield sent
+    finally:
+        await queue.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(task, 30)
