@@ -25,7 +25,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -71,44 +71,48 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
-def _headers(scope: Scope) -> Iterator[tuple[str, str]]:
-    host = False
-    for name, value in scope.get("headers", ()):
-        # Header bytes are latin-1 text, as in WSGI; ApiRequest.build lower-cases the names,
-        # trims the values and lets a repeated header's last value win.
-        key = bytes(name).decode("latin-1")
-        host = host or key.lower() == "host"
-        yield key, bytes(value).decode("latin-1")
+def _headers(scope: Scope) -> list[tuple[str, str]]:
+    """The header pairs as latin-1 text (as in WSGI), for :meth:`ApiRequest.build`, which
+    lower-cases the names, trims the values and lets a repeated header's last value win."""
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
+    ]
     server = scope.get("server")
-    if not host and server:
-        # No Host header (HTTP/1.0): the server's own address, as WSGI's SERVER_NAME:PORT.
+    if server:
+        # Without a Host header (HTTP/1.0), the server's own address, as WSGI's
+        # SERVER_NAME:SERVER_PORT.  First, so that a Host header the client sent wins.
         address, port = server[0], server[1]
-        yield "host", f"{address}:{port}" if port is not None else str(address)
+        headers.insert(0, ("host", f"{address}:{port}" if port is not None else str(address)))
+    return headers
 
 
-def request_from_scope(scope: Scope, body: bytes) -> ApiRequest:
-    """The core's request for an ASGI HTTP ``scope`` and the body read for it."""
+def _request(scope: Scope, headers: list[tuple[str, str]], body: bytes) -> ApiRequest:
     client = scope.get("client")
     return ApiRequest.build(
-        scope.get("method", "GET"),
+        scope["method"],
         _route_path(scope),
-        _headers(scope),
+        headers,
         body,
-        query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+        query=scope.get("query_string", b"").decode("latin-1"),
         client=str(client[0]) if client else "",
         scheme=scope.get("scheme", "http"),
     )
 
 
-def _declared_length(scope: Scope) -> int | None:
+def request_from_scope(scope: Scope, body: bytes) -> ApiRequest:
+    """The core's request for an ASGI HTTP ``scope`` and the body read for it."""
+    return _request(scope, _headers(scope), body)
+
+
+def _declared_length(headers: list[tuple[str, str]]) -> int | None:
     length = None
-    for name, value in scope.get("headers", ()):
-        if bytes(name).lower() == b"content-length":
-            length = bytes(value).strip()
-    return int(length) if length is not None and length.isdigit() else None
+    for name, value in headers:
+        if name.lower() == "content-length":
+            length = value.strip()
+    return int(length) if length is not None and length.isascii() and length.isdigit() else None
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+async def _read_body(receive: Receive, limit: int, declared: int | None) -> bytes | None:
     """The request body, up to ``limit + 1`` bytes; None if the client went away.
 
     One byte more than the limit is enough for the core to answer 413; the rest is never
@@ -116,7 +120,6 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None
     the core is given a zero-filled stand-in of ``limit + 1`` bytes, so that it answers
     (401, 404 or 413, in its own order) before the client has sent the body.
     """
-    declared = _declared_length(scope)
     if declared is not None and declared > limit:
         return bytes(limit + 1)
     chunks: list[bytes] = []
@@ -254,10 +257,11 @@ class AsgiApp:
                 await send({"type": "http.response.start", "status": 500, "headers": []})
                 await send({"type": "http.response.body", "body": b""})
                 return
-        body = await _read_body(scope, receive, api.body_limit)
+        headers = _headers(scope)
+        body = await _read_body(receive, api.body_limit, _declared_length(headers))
         if body is None:
             return  # the client went away before sending the whole body
-        request = request_from_scope(scope, body)
+        request = _request(scope, headers, body)
         response = await anyio.to_thread.run_sync(api.handle, request, limiter=self._limiter)
         with contextlib.suppress(OSError):  # ASGI 2.4: sending to a gone client raises
             await _send_response(send, response)
