@@ -22,9 +22,9 @@ OK_BODY = b'{"message":"OK","response":["default"],"statusCode":200}'
 SERVER_XML = f"""<?xml version="1.0"?>
 <Server version="8">
   <Name>asgi</Name><Type>origin</Type><IP>*</IP>
-  <Bind><Managers><API><Port>8081</Port>{{worker_count}}</API></Managers></Bind>
+  <Bind><Managers><API><Port>8081</Port>{{tls_port}}{{worker_count}}</API></Managers></Bind>
   <Managers>
-    <Host><Names><Name>localhost</Name><Name>127.0.0.1</Name></Names></Host>
+    <Host><Names><Name>localhost</Name><Name>127.0.0.1</Name></Names>{{tls}}</Host>
     <API>
       <AccessToken>{TOKEN}</AccessToken>
       <CrossDomains><Url>*.console.example.com</Url></CrossDomains>
@@ -41,9 +41,14 @@ SERVER_XML = f"""<?xml version="1.0"?>
 """
 
 
-def server_xml(*, worker_count: int | None = None, storage: str | None = None) -> str:
-    """The test Server.xml, with a ``<WorkerCount>`` and a SQLite ``<Storage>`` if asked."""
+def server_xml(
+    *, worker_count: int | None = None, storage: str | None = None, tls: str = ""
+) -> str:
+    """The test Server.xml, with a ``<WorkerCount>``, a SQLite ``<Storage>`` and a TLS port
+    with the ``<TLS>`` element ``tls`` if asked."""
     return SERVER_XML.format(
+        tls_port="<TLSPort>8443</TLSPort>" if tls else "",
+        tls=tls,
         worker_count=f"<WorkerCount>{worker_count}</WorkerCount>" if worker_count else "",
         storage=f"<Storage><Enabled>true</Enabled><Path>{storage}</Path></Storage>"
         if storage

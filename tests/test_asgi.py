@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 import pytest
+import trustme
 from asgi_support import (
     AUTH,
     OK_BODY,
@@ -436,16 +437,41 @@ def test_host_lifespan_context(tmp_path: Path) -> None:
     assert not following()
 
 
+def test_on_api_hooks_certificate_reloads(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    leaf = ca.issue_cert("localhost")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    tls = f"<TLS><CertPath>{cert}</CertPath><KeyPath>{key}</KeyPath></TLS>"
+    reloaded: list[Any] = []
+    app = create_app(
+        parse_server_xml(server_xml(tls=tls)),
+        on_api=lambda api: api.certificates.subscribe(reloaded.append),
+    )
+    ca.issue_cert("localhost").cert_chain_pems[0].write_to_path(str(cert))
+    ca.issue_cert("localhost").private_key_pem.write_to_path(str(key))  # a mismatched key
+    failed = call(app, "POST", "/v1/managers/api:reloadCertificate")
+    assert failed.status != 200 and reloaded == []
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    answer = call(app, "POST", "/v1/managers/api:reloadCertificate")
+    assert answer.status == 200, answer.body
+    assert [(c.cert_path, c.key_path) for c in reloaded] == [(str(cert), str(key))]
+
+
 # -- worker threads --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("threads", "worker_count", "expected"), [(2, None, 2), (None, 3, 3), (None, None, 4)]
+    ("threads", "worker_count", "expected", "given"),
+    [(2, None, 2, False), (None, 3, 3, False), (None, None, 4, False), (None, 3, 3, True)],
 )
 def test_handle_runs_off_the_loop_in_a_bounded_pool(
-    threads: int | None, worker_count: int | None, expected: int
+    threads: int | None, worker_count: int | None, expected: int, given: bool
 ) -> None:
-    app = create_app(parse_server_xml(server_xml(worker_count=worker_count)), threads=threads)
+    config = parse_server_xml(server_xml(worker_count=worker_count))
+    app = create_app(open_api(config) if given else config, threads=threads)
     api = app.api
     handle = api.handle
     lock = threading.Lock()

@@ -147,6 +147,12 @@ async def _send_response(send: Send, response: ApiResponse) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
+def _pool_size(api: Api | None) -> int:
+    binding = api.config.api_binding if api is not None else None
+    count = binding.worker_count if binding is not None else None
+    return count or DEFAULT_THREADS
+
+
 class AsgiApp:
     """An ASGI 3 application answering through an :class:`~omeapi.Api`.
 
@@ -176,11 +182,14 @@ class AsgiApp:
         self._threads = threads
         self._on_api = on_api
         self._lock = threading.Lock()
-        self._limiter = anyio.CapacityLimiter(threads or DEFAULT_THREADS)
+        # The pool's size is known once the Api is (its <WorkerCount>); it is applied to the
+        # limiter on the event loop, which alone may touch it.
+        self._size = self._applied = threads or _pool_size(self._api)
+        self._limiter = anyio.CapacityLimiter(self._size)
 
     @property
     def api(self) -> Api:
-        """The ``Api``, built and started now if it has not been yet."""
+        """The ``Api`` (built now, and started, if it has not been built yet)."""
         return self._api or self._ensure()
 
     def _ensure(self) -> Api:
@@ -190,9 +199,7 @@ class AsgiApp:
                 assert self._build is not None
                 api = self._build()
                 if self._threads is None:
-                    binding = api.config.api_binding
-                    count = binding.worker_count if binding is not None else None
-                    self._limiter.total_tokens = count or DEFAULT_THREADS
+                    self._size = _pool_size(api)
                 if self._on_api is not None:
                     try:
                         self._on_api(api)
@@ -262,6 +269,8 @@ class AsgiApp:
         if body is None:
             return  # the client went away before sending the whole body
         request = _request(scope, headers, body)
+        if self._size != self._applied:
+            self._limiter.total_tokens = self._applied = self._size
         response = await anyio.to_thread.run_sync(api.handle, request, limiter=self._limiter)
         with contextlib.suppress(OSError):  # ASGI 2.4: sending to a gone client raises
             await _send_response(send, response)
