@@ -1,7 +1,9 @@
 """Served throughput: omeapi vs the bare-WSGI limit vs Flask + flask-cors, under granian and
-gunicorn, loaded by ``wrk`` on 127.0.0.1; and the mutation path (PATCH / POST profiles).
+gunicorn, and omeapi's ASGI adapter vs a bare ASGI app under uvicorn and hypercorn, loaded by
+``wrk`` on 127.0.0.1; and the mutation path (PATCH / POST profiles).
 
-    python -m benchmarks.served [--duration 5] [--rounds 3] [--servers granian,sync,gthread]
+    python -m benchmarks.served [--duration 5] [--rounds 3]
+        [--servers granian,sync,gthread,uvicorn,hypercorn]
 
 Prints req/s and latency percentiles per (server, app), measured alternately in rounds, and
 the ratios omeapi / limit and omeapi / alternative.  Needs ``wrk`` (Debian package) and the
@@ -24,13 +26,16 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import ExitStack, contextmanager
+from typing import Any
 
-from benchmarks.apps import AUTHORIZATION, ORIGIN
+from benchmarks.apps import AUTHORIZATION, BODY, CONFIG, HEADERS, ORIGIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPS = ("omeapi", "bare", "flask")
+#: The ASGI servers run omeapi's ASGI adapter and a bare ASGI app (Flask is WSGI only).
+ASGI_APPS = ("omeapi", "bare")
 #: How long a simulated app restart takes: long next to the API's own work, as a real media
 #: server's is, so that what is measured is whether restarts of different apps queue.
 RESTART_DELAY = 0.05
@@ -78,7 +83,71 @@ SERVERS: dict[str, list[str]] = {
         "127.0.0.1:{port}",
         "benchmarks.apps:{app}_app()",
     ],
+    # One worker process each, as above; uvicorn with whichever HTTP parser it finds
+    # (httptools if installed, else h11), and no Server header of its own (the apps send one).
+    "uvicorn": [
+        "uvicorn",
+        "--factory",
+        "--workers",
+        "1",
+        "--no-server-header",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "benchmarks.served:asgi_{app}_app",
+    ],
+    "hypercorn": [
+        "hypercorn",
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--bind",
+        "127.0.0.1:{port}",
+        "benchmarks.served:asgi_{app}_app()",
+    ],
 }
+
+AsgiApp = Callable[
+    [
+        MutableMapping[str, Any],
+        Callable[[], Awaitable[MutableMapping[str, Any]]],
+        Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ],
+    Awaitable[None],
+]
+
+
+def asgi_omeapi_app() -> AsgiApp:
+    """omeapi through its ASGI adapter (``benchmarks/Server.xml``), for uvicorn / hypercorn."""
+    from omeapi_asgi import create_app
+
+    return create_app(CONFIG, brake=False)
+
+
+def asgi_bare_app() -> AsgiApp:
+    """The ASGI limit: the same bytes and headers as omeapi's answer, nothing computed."""
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(k.lower().encode(), v.encode()) for k, v in HEADERS],
+    }
+    body = {"type": "http.response.body", "body": BODY}
+
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await send(start)
+        await send(body)
+
+    return app
 
 
 def free_port() -> int:
@@ -164,9 +233,10 @@ def throughput(kinds: list[str], duration: float, rounds: int) -> None:
     print("| server | app | req/s (median) | p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
     for kind in kinds:
-        results: dict[str, list[tuple[float, dict[str, float]]]] = {a: [] for a in APPS}
-        with server(kind, "omeapi") as p1, server(kind, "bare") as p2, server(kind, "flask") as p3:
-            ports = dict(zip(APPS, (p1, p2, p3), strict=True))
+        apps = ASGI_APPS if kind in ("uvicorn", "hypercorn") else APPS
+        results: dict[str, list[tuple[float, dict[str, float]]]] = {a: [] for a in apps}
+        with ExitStack() as stack:
+            ports = {name: stack.enter_context(server(kind, name)) for name in apps}
             for name, port in ports.items():  # warm up; check the answers
                 with urllib.request.urlopen(
                     urllib.request.Request(
@@ -182,16 +252,16 @@ def throughput(kinds: list[str], duration: float, rounds: int) -> None:
                         wrk(f"http://127.0.0.1:{port}/v1/vhosts", duration, headers=headers)
                     )
         medians = {}
-        for name in APPS:
+        for name in apps:
             rps = statistics.median(r for r, _ in results[name])
             medians[name] = rps
             p50 = statistics.median(lat.get("p50", 0.0) for _, lat in results[name])
             p99 = statistics.median(lat.get("p99", 0.0) for _, lat in results[name])
             print(f"| {kind} | {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} |")
-        print(
-            f"| {kind} | **ratios** | omeapi/limit {medians['omeapi'] / medians['bare']:.2f}, "
-            f"omeapi/flask {medians['omeapi'] / medians['flask']:.2f} | | |"
-        )
+        ratios = f"omeapi/limit {medians['omeapi'] / medians['bare']:.2f}"
+        if "flask" in medians:
+            ratios += f", omeapi/flask {medians['omeapi'] / medians['flask']:.2f}"
+        print(f"| {kind} | **ratios** | {ratios} | | |")
     print()
 
 
@@ -257,7 +327,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--servers", default="granian,sync,gthread")
+    parser.add_argument("--servers", default="granian,sync,gthread,uvicorn,hypercorn")
     parser.add_argument("--skip-mutations", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
