@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from omeapi._access.auth import FailureBrake
 from omeapi._config import ServerConfig, load_server_config
+from omeapi._console import CONSOLE_PATH, Console
 from omeapi._engine.protocol import MediaEngine
 from omeapi._errors import ConfigError, StoreError
 from omeapi._handler import DEFAULT_BODY_LIMIT, Api
@@ -38,6 +39,7 @@ def open_api(
     body_limit: int = DEFAULT_BODY_LIMIT,
     brake: FailureBrake | bool = True,
     start_engine: bool = True,
+    console: bool | str = False,
 ) -> Api:
     """The API for ``config`` (a parsed config, or a Server.xml path read with ``environ``).
 
@@ -46,11 +48,14 @@ def open_api(
     ``store`` keeps API-created resources: a :class:`~omeapi.Store`, a location (a SQLite
     path, a ``postgresql://`` URL, ``memory``), or None for what
     ``<Managers><API><Storage>`` says (in memory without it).  A store given as a location
-    is closed by :meth:`Api.close`; one passed in belongs to the caller.
+    is closed by :meth:`Api.close`; one passed in belongs to the caller.  ``console`` serves
+    the web console at ``/console`` (True) or at the path given (docs/console.md).
 
     Raises :class:`~omeapi.ConfigError` for a config or store that cannot be used, and
     :class:`~omeapi.EngineError` if the engine cannot start a vhost or app of Server.xml.
     """
+    console_path = CONSOLE_PATH if console is True else console or None
+    Console(console_path)  # a bad path is a config error before anything is opened
     if not isinstance(config, ServerConfig):
         config = load_server_config(config, environ=environ)
     if engine is None:
@@ -82,7 +87,13 @@ def open_api(
         follower=StoreFollower(registry, coordinator) if opened.shared else None,
         owns_store=owned,
     )
-    return Api(services, allow_no_auth=allow_no_auth, body_limit=body_limit, brake=brake)
+    return Api(
+        services,
+        allow_no_auth=allow_no_auth,
+        body_limit=body_limit,
+        brake=brake,
+        console_path=console_path,
+    )
 
 
 def _open_store(config: ServerConfig, store: Store | str | None) -> Store:

@@ -18,6 +18,7 @@ from omeapi._access.auth import AuthVerifier, FailureBrake
 from omeapi._access.cors import ApiCors, CorsPolicy
 from omeapi._access.hosts import HostCheck
 from omeapi._config.model import CrossDomains
+from omeapi._console import Console
 from omeapi._controllers.call import Call
 from omeapi._errors import ApiError, ConfigError, StoreError
 from omeapi._routes import Router
@@ -106,7 +107,9 @@ class Api:
     starts the engine; this constructor only derives the request checks from the config and
     does no I/O.  ``allow_no_auth`` lets an embedding program run without an
     ``<AccessToken>`` (otherwise a config error).  ``brake`` is the failed-auth brake (True:
-    the default one).  Thread-safe: :meth:`handle` may be called from any number of threads.
+    the default one).  ``console_path`` serves the web console there (docs/console.md); None
+    (the default) serves none.  Thread-safe: :meth:`handle` may be called from any number of
+    threads.
 
     With a store other processes share, every request first reloads it if it changed, and
     :meth:`start` starts the thread that applies other processes' changes to the engine:
@@ -120,8 +123,10 @@ class Api:
         allow_no_auth: bool = False,
         body_limit: int = DEFAULT_BODY_LIMIT,
         brake: FailureBrake | bool = True,
+        console_path: str | None = None,
     ) -> None:
         self.services = services
+        self.console = Console(console_path)
         config = services.config
         self._shared = services.store.shared
         self._started = False
@@ -199,6 +204,10 @@ class Api:
             self.hosts.check(headers.get("host"))
         except ApiError as exc:
             return self._respond(request, error(exc), _VARY)
+        # The console's files are public static content: answered before authentication.
+        page = self.console.respond(request)
+        if page is not None:
+            return page
         cors = self.cors.headers(
             headers.get("origin"), headers.get("access-control-request-headers")
         )
