@@ -3,8 +3,9 @@
 Chromium is driven over the DevTools protocol on ``--remote-debugging-pipe`` (file
 descriptors 3 and 4, NUL-terminated JSON), so the test needs nothing beyond the browser.
 It skips where no Chromium is installed (Debian: ``apt-get install chromium``; ``.ci/run``
-installs it and sets ``OMEAPI_REQUIRE_CHROMIUM``, which turns the skip into a failure).  ``OMEAPI_CHROMIUM`` names another binary; ``OMEAPI_CONSOLE_SCREENSHOT`` a
-PNG to write of the logged-in page (docs/console.png is one).
+installs it and sets ``OMEAPI_REQUIRE_CHROMIUM``, which turns the skip into a failure).
+``OMEAPI_CHROMIUM`` names another binary; ``OMEAPI_CONSOLE_SCREENSHOT`` a PNG to write of
+the logged-in page (docs/console.png is one).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Browser:
             "--remote-debugging-pipe",
             f"--user-data-dir={profile}",
             "--disable-gpu",
+            "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
             "--no-first-run",
             "--no-default-browser-check",
             "--disable-extensions",
@@ -153,17 +155,29 @@ class Browser:
         self.wait("document.readyState === 'complete'", f"{url} to load")
 
     def click(self, selector: str) -> None:
-        """A real mouse click in the middle of the element ``selector`` matches."""
-        box = self.wait(
-            f"""(() => {{
-                const el = document.querySelector({json.dumps(selector)});
-                if (!el || el.offsetParent === null) return null;
-                el.scrollIntoView({{block: "center"}});
-                const r = el.getBoundingClientRect();
-                return [r.left + r.width / 2, r.top + r.height / 2];
-            }})()""",
-            f"{selector} to be visible",
-        )
+        """A real mouse click in the middle of the element ``selector`` matches.
+
+        The page fills its panels in as answers arrive, which moves things: the click waits
+        until the element is where it was a moment ago and is what is at that point.
+        """
+        where = f"""(() => {{
+            const el = document.querySelector({json.dumps(selector)});
+            if (!el || el.offsetParent === null) return null;
+            el.scrollIntoView({{block: "center"}});
+            const r = el.getBoundingClientRect();
+            const x = r.left + r.width / 2, y = r.top + r.height / 2;
+            const hit = document.elementFromPoint(x, y);
+            return hit && (hit === el || el.contains(hit)) ? [x, y] : null;
+        }})()"""
+        deadline = time.monotonic() + TIMEOUT
+        box = None
+        while True:
+            previous, box = box, self.evaluate(where)
+            if box is not None and box == previous:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {selector} to hold still")
+            time.sleep(0.1)
         x, y = box
         for kind in ("mousePressed", "mouseReleased"):
             self.command(
@@ -319,6 +333,9 @@ def test_log_in_browse_and_create_an_app(browser: Browser, server: tuple[str, Re
     browser.wait("!!document.querySelector('#vhosts button[data-vhost=\"show\"]')", "vhost show")
     browser.click('#vhosts button[data-vhost="show"]')
     browser.wait("document.getElementById('detail-title').textContent.endsWith('show')", "show")
+    browser.wait(
+        "document.getElementById('vhost-config').textContent.includes('show')", "show's config"
+    )
     browser.type_into("#app-create-json", '[{"name": "stage", "type": "live"}]')
     browser.click("#app-create-json-send")
     browser.wait(
