@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from omeapi._access.auth import Brake
 from omeapi._config import ServerConfig, load_server_config
+from omeapi._console import CONSOLE_PATH, Console
 from omeapi._engine.protocol import MediaEngine
 from omeapi._errors import ConfigError, StoreError
 from omeapi._handler import DEFAULT_BODY_LIMIT, Api, Observer
@@ -45,6 +46,7 @@ def open_api(
     access_log: str | None = None,
     metrics_path: str | None = None,
     health: bool = True,
+    console: bool | str = False,
 ) -> Api:
     """The API for ``config`` (a parsed config, or a Server.xml path read with ``environ``).
 
@@ -53,7 +55,8 @@ def open_api(
     ``store`` keeps API-created resources: a :class:`~omeapi.Store`, a location (a SQLite
     path, a ``postgresql://`` URL, ``memory``), or None for what
     ``<Managers><API><Storage>`` says (in memory without it).  A store given as a location
-    is closed by :meth:`Api.close`; one passed in belongs to the caller.
+    is closed by :meth:`Api.close`; one passed in belongs to the caller.  ``console`` serves
+    the web console at ``/console`` (True) or at the path given (docs/console.md).
 
     ``brake``: True for the failed-login brake (shared through a shared store), False for
     none, or a brake to use.  ``access_log`` (``"text"`` or ``"json"``) writes a line per
@@ -64,6 +67,8 @@ def open_api(
     Raises :class:`~omeapi.ConfigError` for a config or store that cannot be used, and
     :class:`~omeapi.EngineError` if the engine cannot start a vhost or app of Server.xml.
     """
+    console_path = CONSOLE_PATH if console is True else console or None
+    Console(console_path)  # a bad path is a config error before anything is opened
     if not isinstance(config, ServerConfig):
         config = load_server_config(config, environ=environ, require_access_token=not allow_no_auth)
     if engine is None:
@@ -112,6 +117,7 @@ def open_api(
         health=health,
         metrics_path=metrics_path,
         metrics=metrics.render if metrics is not None else None,
+        console_path=console_path,
     )
 
 

@@ -18,6 +18,7 @@ from omeapi._access.auth import AuthVerifier, Brake
 from omeapi._access.cors import ApiCors, CorsPolicy
 from omeapi._access.hosts import HostCheck
 from omeapi._config.model import CrossDomains
+from omeapi._console import Console
 from omeapi._controllers.call import Call
 from omeapi._errors import ApiError, ConfigError, StoreError
 from omeapi._routes import RouteMatch, Router
@@ -68,8 +69,9 @@ class Api:
     starts the engine; this constructor only derives the request checks from the config and
     does no I/O.  ``allow_no_auth`` lets an embedding program run without an
     ``<AccessToken>`` (otherwise a config error).  ``brake`` is the failed-login brake to
-    consult (:func:`omeapi.open_api` builds one for the store).  Thread-safe: :meth:`handle`
-    may be called from any number of threads.
+    consult (:func:`omeapi.open_api` builds one for the store).  ``console_path`` serves the
+    web console there (docs/console.md); None (the default) serves none.  Thread-safe:
+    :meth:`handle` may be called from any number of threads.
 
     With a store other processes share, every request first reloads it if it changed, and
     :meth:`start` starts the thread that applies other processes' changes to the engine:
@@ -93,8 +95,10 @@ class Api:
         health: bool = True,
         metrics_path: str | None = None,
         metrics: Callable[[], bytes] | None = None,
+        console_path: str | None = None,
     ) -> None:
         self.services = services
+        self.console = Console(console_path)
         self._observers = tuple(observers)
         self._probes: dict[str, Callable[[], Reply]] = (
             {HEALTH_PATH: lambda: plain(200), READY_PATH: self._ready} if health else {}
@@ -234,13 +238,17 @@ class Api:
         return self._respond(request, reply, cors, extra, named[0])
 
     def _front(self, request: ApiRequest) -> tuple[ApiResponse | None, tuple[tuple[str, str], ...]]:
-        """The Host check, then CORS: an answer when they decide (403, ``OPTIONS``), and
-        the CORS headers every later answer carries."""
+        """The Host check, the console's files, then CORS: an answer when they decide
+        (403, a console file, ``OPTIONS``), and the CORS headers every later answer carries."""
         headers = request.headers
         try:
             self.hosts.check(headers.get("host"))
         except ApiError as exc:
             return self._respond(request, error(exc), _VARY), ()
+        # The console's files are public static content: answered before authentication.
+        page = self.console.respond(request)
+        if page is not None:
+            return page, ()
         cors = self.cors.headers(
             headers.get("origin"), headers.get("access-control-request-headers")
         )

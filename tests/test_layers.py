@@ -23,7 +23,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("omeapi._config",),
     ("omeapi._engine", "omeapi._services"),
     ("omeapi._stores",),
-    ("omeapi._state", "omeapi._simulated", "omeapi._ops", "omeapi._console"),
+    ("omeapi._state", "omeapi._simulated", "omeapi._ops"),
+    ("omeapi._console",),
     ("omeapi._controllers",),
     ("omeapi._routes",),
     ("omeapi._handler",),
@@ -44,6 +45,7 @@ PURE = (
     "omeapi._controllers",
     "omeapi._routes",
     "omeapi._handler",
+    "omeapi._console",
 )
 FORBIDDEN_IN_PURE = {"sqlite3", "psycopg", "ssl", "socket", "threading", "werkzeug"}
 
