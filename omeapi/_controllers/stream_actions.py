@@ -87,14 +87,21 @@ def _nonempty(body: dict[str, Any], key: str) -> str:
     return json_str(body.get(key)) or ""
 
 
-def hls_dumps(call: Call) -> Reply:
-    """The dumps of an output stream (``id`` filters; an unknown id gives ``[]``)."""
+def _dumped_output(call: Call) -> tuple[StreamPath, dict[str, Any], str]:
+    """The stream, the body and its ``outputStreamName`` (required, and an LL-HLS output of
+    the stream) of a dump list or stop."""
     path = input_stream(call)
     body = action_object(call.body)
     output = _nonempty(body, "outputStreamName")
     if not output:
         raise msg.DUMP_OUTPUT_REQUIRED.error()
     _output_stream(call, path, output)
+    return path, body, output
+
+
+def hls_dumps(call: Call) -> Reply:
+    """The dumps of an output stream (``id`` filters; an unknown id gives ``[]``)."""
+    path, body, output = _dumped_output(call)
     dumps = call.services.engine.list_hls_dumps(*_names(path), output, json_str(body.get("id")))
     return ok([d.to_json() for d in dumps])
 
@@ -136,12 +143,7 @@ def start_hls_dump(call: Call) -> Reply:
 
 def stop_hls_dump(call: Call) -> Reply:
     """Stop one dump (``id``) or all of an output stream's."""
-    path = input_stream(call)
-    body = action_object(call.body)
-    output = _nonempty(body, "outputStreamName")
-    if not output:
-        raise msg.DUMP_OUTPUT_REQUIRED.error()
-    _output_stream(call, path, output)
+    path, body, output = _dumped_output(call)
     dump_id = json_str(body.get("id")) or None
     engine = call.services.engine
     vhost, app, stream = _names(path)
