@@ -139,10 +139,12 @@ class Spec:
 
 def _build() -> Spec:
     from omeapi._config.checks import attach_checks
+    from omeapi._config.newer import attach_newer_checks, merged
 
     specs: dict[str, Spec] = {}
     kids: dict[str, list[Spec]] = {}
-    for path, json_name, kind, flags, default in ROWS:
+    # The one seam for newer OME releases: their rows join 0.20's, their checks follow.
+    for path, json_name, kind, flags, default in merged(ROWS):
         words = flags.split()
         spec = Spec(
             path, json_name, Kind(kind), "R" in words, default, "omit" in words, "path" in words
@@ -155,6 +157,7 @@ def _build() -> Spec:
     for path, children in kids.items():
         specs[path]._adopt(children)
     attach_checks(specs)
+    attach_newer_checks(specs)
     for spec in specs.values():
         spec.watch = tuple(
             c
