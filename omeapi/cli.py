@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from omeapi._config import load_server_config
+from omeapi._config.source import parse_file
+from omeapi._config.versions import describe, newer_elements
 from omeapi._errors import ConfigError
 
 __all__ = ["main"]
@@ -26,10 +28,15 @@ def _check(args: argparse.Namespace) -> int:
     if config.api_enabled and binding is not None:
         ports = [str(p) for p in (binding.port, binding.tls_port) if p is not None]
         api = "on " + ", ".join(ports)
-    print(
-        f"{args.file}: OK (version {config.version}, {config.type}, "
-        f"{len(config.virtual_hosts)} virtual hosts, {apps} applications, API {api})"
+    summary = (
+        f"version {config.version}, {config.type}, "
+        f"{len(config.virtual_hosts)} virtual hosts, {apps} applications, API {api}"
     )
+    # Elements only a newer OME accepts: name the release the config needs (0.20 ones: none).
+    uses = newer_elements(parse_file(args.file))
+    if uses:
+        summary += "; " + describe(uses, args.file)
+    print(f"{args.file}: OK ({summary})")
     return 0
 
 

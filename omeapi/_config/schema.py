@@ -13,7 +13,7 @@ from typing import Any
 
 from omeapi._config.kinds import AbsentCheck, ItemCheck, Kind, ValueCheck
 
-__all__ = ["Row", "Spec", "build", "find"]
+__all__ = ["Row", "Spec", "build", "by_path", "find"]
 
 #: One row of the table: path, JSON name, kind, flags (``R``, ``omit``, ``path``), default.
 Row = tuple[str, str, str, str, str]
@@ -166,3 +166,14 @@ def find(root: Spec, path: str) -> Spec:
     for name in names[1:]:
         spec = spec.by_xml[name] if name in spec.by_xml else spec.by_json[name]
     return spec
+
+
+def by_path(root: Spec) -> dict[str, Spec]:
+    """Every spec under ``root`` (itself included), by dotted path."""
+    found: dict[str, Spec] = {}
+    stack = [root]
+    while stack:
+        spec = stack.pop()
+        found[spec.path] = spec
+        stack.extend(spec.children)
+    return found

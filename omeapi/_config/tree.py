@@ -17,6 +17,7 @@ from omeapi._config import schema
 from omeapi._config._table import ROWS
 from omeapi._config.checks import ABSENT_CHECKS, ITEM_CHECKS, VALUE_CHECKS
 from omeapi._config.kinds import Kind
+from omeapi._config.newer import attach_newer_checks, merged
 from omeapi._config.nodes import Item, JsonValue, Node, Scalar
 from omeapi._config.schema import Spec
 from omeapi._config.values import (
@@ -35,7 +36,9 @@ from omeapi._errors import ConfigError
 __all__ = ["SCHEMA", "JsonReader", "XmlReader", "spec_at", "to_json"]
 
 #: The root of the schema, ``<Server>``: the table's rows with the checks bound to them.
-SCHEMA = schema.build(ROWS, VALUE_CHECKS, ABSENT_CHECKS, ITEM_CHECKS)
+SCHEMA = schema.build(merged(ROWS), VALUE_CHECKS, ABSENT_CHECKS, ITEM_CHECKS)
+# The one seam for newer OME releases: their rows join 0.20's (above), their checks follow.
+attach_newer_checks(schema.by_path(SCHEMA))
 
 
 def spec_at(path: str) -> Spec:
