@@ -76,7 +76,12 @@ def open_api(
     owned = not isinstance(store, Store)
     opened = _open_store(config, store)
     try:
-        registry = Registry(config.virtual_hosts, store=opened, source=config.file or "Server.xml")
+        registry = Registry(
+            config.virtual_hosts,
+            store=opened,
+            source=config.file or "Server.xml",
+            environ=config.environ,
+        )
         coordinator = RestartCoordinator(registry, engine)
         if start_engine:
             coordinator.start()

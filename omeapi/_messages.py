@@ -10,6 +10,17 @@ from __future__ import annotations
 
 from omeapi._errors import Message
 
+# Authentication: OME's five 401s (answered with WWW-Authenticate), in its order of checks
+AUTH_MISSING_HEADER = Message(401, "Authorization header is required to call API")
+AUTH_BAD_HEADER = Message(401, "Invalid authorization header")
+AUTH_UNSUPPORTED_TYPE = Message(401, "Not supported credential type: {}")
+AUTH_BAD_FORMAT = Message(401, "Invalid credential format")
+AUTH_BAD_CREDENTIAL = Message(401, "Invalid credential")
+#: a config error (omeapi: an API without a token is never an accident)
+EMPTY_TOKEN = "Empty <AccessToken> is not allowed"
+# omeapi: <Managers><Host><Names> decides which Host may reach the API
+HOST_NOT_ALLOWED = Message(403, "Host is not allowed: [{host}]")
+
 # Routing and bodies
 INTERNAL_ERROR = Message(500, "Internal Server Error")
 CONTROLLER_NOT_FOUND = Message(404, "Controller not found")

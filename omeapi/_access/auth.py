@@ -26,6 +26,7 @@ import math
 import re
 from typing import Protocol
 
+from omeapi import _messages as msg
 from omeapi._errors import AuthError, ConfigError, TooManyAttempts
 
 __all__ = [
@@ -42,13 +43,12 @@ __all__ = [
 ]
 
 # OME's texts, in the order its checks run.
-MISSING_HEADER = "Authorization header is required to call API"
-BAD_HEADER = "Invalid authorization header"
-UNSUPPORTED_TYPE = "Not supported credential type: {}"
-BAD_FORMAT = "Invalid credential format"
-BAD_CREDENTIAL = "Invalid credential"
-
-EMPTY_TOKEN = "Empty <AccessToken> is not allowed"
+MISSING_HEADER = msg.AUTH_MISSING_HEADER.text
+BAD_HEADER = msg.AUTH_BAD_HEADER.text
+UNSUPPORTED_TYPE = msg.AUTH_UNSUPPORTED_TYPE.text
+BAD_FORMAT = msg.AUTH_BAD_FORMAT.text
+BAD_CREDENTIAL = msg.AUTH_BAD_CREDENTIAL.text
+EMPTY_TOKEN = msg.EMPTY_TOKEN
 
 #: Every spelling of ``Basic`` OME accepts (its comparison is ASCII case-insensitive); a set,
 #: because ``str.lower`` would also fold non-ASCII look-alikes such as the Kelvin sign.

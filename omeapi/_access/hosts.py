@@ -29,7 +29,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from omeapi._errors import ApiError
+from omeapi import _messages as msg
 
 __all__ = [
     "MAX_HOST_LENGTH",
@@ -404,7 +404,7 @@ class HostCheck:
             return
         host = self._host(host_header, fallback)
         if _too_long(host) or self._matcher(host) is None:
-            raise ApiError(403, f"Host is not allowed: [{host}]")
+            raise msg.HOST_NOT_ALLOWED.error(host=host)
 
     @staticmethod
     def _host(host_header: str | None, fallback: str | None) -> str:

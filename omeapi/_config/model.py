@@ -15,13 +15,13 @@ from xml.etree.ElementTree import Element
 
 import attrs
 
-from omeapi._access.auth import EMPTY_TOKEN
 from omeapi._config.nodes import Item, JsonValue
 from omeapi._config.schema import Spec
 from omeapi._config.source import XmlFile, make_include, parse_bytes, parse_file
 from omeapi._config.tree import SCHEMA, ErrorFn, JsonReader, XmlReader, spec_at, to_json
 from omeapi._config.values import Port, Substitution, c_stoi
 from omeapi._errors import ConfigError
+from omeapi._messages import EMPTY_TOKEN
 
 __all__ = [
     "ApiBinding",

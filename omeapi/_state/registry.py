@@ -135,9 +135,12 @@ class Registry:
         store: Store | None = None,
         source: str = "Server.xml",
         warn: Callable[[str], None] = log.warning,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.source = source
+        #: what ``${env:…}`` in stored JSON resolves from: the config's environment
+        self.environ = environ
         self._warn = warn
         self._lock = threading.Lock()
         entries: dict[str, VhostEntry] = {}
@@ -217,7 +220,9 @@ class Registry:
             existing = None  # deleted and created again: nothing to reuse
         try:
             config = (
-                existing.config if existing is not None else virtual_host_from_json(stored.config)
+                existing.config
+                if existing is not None
+                else virtual_host_from_json(stored.config, environ=self.environ)
             )
         except ConfigError as exc:
             self._unreadable(f"stored virtual host [{stored.name}]", stored.revision, exc)
@@ -229,7 +234,9 @@ class Registry:
                 apps[app.name] = old
                 continue
             try:
-                apps[app.name] = AppEntry(application_from_json(app.config), revision=app.revision)
+                apps[app.name] = AppEntry(
+                    application_from_json(app.config, environ=self.environ), revision=app.revision
+                )
             except ConfigError as exc:
                 what = f"stored application [{stored.name}/{app.name}]"
                 self._unreadable(what, app.revision, exc)
