@@ -115,10 +115,17 @@ def request_from_environ(environ: WSGIEnvironment, body_limit: int) -> ApiReques
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             path = path.encode("latin-1").decode("utf-8")
     body = b""
+    # An HTTP/1.x request without Content-Length or Transfer-Encoding has no body (RFC 9112
+    # section 6.3), whatever `wsgi.input_terminated` says: granian sets that flag on every
+    # request, and reading its empty input cost more per GET than the core (see
+    # docs/performance.md). Other protocols (HTTP/2) may send a body without a length.
     if (
         environ.get("CONTENT_LENGTH")
-        or environ.get("wsgi.input_terminated")
         or environ.get("HTTP_TRANSFER_ENCODING")
+        or (
+            environ.get("wsgi.input_terminated")
+            and not str(environ.get("SERVER_PROTOCOL", "")).startswith("HTTP/1")
+        )
     ):
         body = _read_body(environ, body_limit)
     return ApiRequest(
@@ -142,7 +149,9 @@ class WsgiApp:
         api = self.api
         response = api.handle(request_from_environ(environ, api.body_limit))
         start_response(_status_line(response.status), list(response.headers))
-        return (response.body,)
+        # A list, not a tuple: granian sends a list as one buffer and iterates anything else
+        # chunk by chunk through a channel (see docs/performance.md).
+        return [response.body]
 
 
 def create_app(
