@@ -124,6 +124,11 @@ def _one(size: int, number: int, repeat: int) -> dict[str, Any]:
     }
 
 
+def _rate(us: float) -> str:
+    rate = 1e6 / us
+    return f"{rate:,.0f}" if rate >= 10 else f"{rate:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1,1000,10000")
@@ -158,7 +163,7 @@ def main() -> None:
     )
     print("|---:|" + "---:|" * (len(names) + 3))
     for r in results:
-        cells = [f"{r['us'][n]:.1f} ({1e6 / r['us'][n]:,.0f})" for n in names]
+        cells = [f"{r['us'][n]:,.1f} ({_rate(r['us'][n])})" for n in names]
         print(
             f"| {r['size']:,} | " + " | ".join(cells) + f" | {r['startup_s']:.2f} "
             f"| {r['rss_mb']:.0f} | {r['rss_per_vhost'] / 1024:.1f} |"
