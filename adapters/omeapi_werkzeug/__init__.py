@@ -85,10 +85,17 @@ class EnvironHeaders(Mapping[str, str]):
         return str(value)
 
     def get(self, name: str, default: Any = None) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            return default
+        # The core asks for the same few names on every request: once memoised, a name is
+        # one lookup, without the exception an absent header raises in __getitem__ (see
+        # docs/performance.md). Host never is memoised: it has a fallback.
+        key = _KEYS.get(name)
+        if key is None or key == "HTTP_HOST":
+            try:
+                return self[name]
+            except KeyError:
+                return default
+        value = self._environ.get(key)
+        return default if value is None else str(value)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
