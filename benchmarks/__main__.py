@@ -1,7 +1,8 @@
 """``python -m benchmarks``: every in-process benchmark, one after the other.
 
 The served benchmark (``python -m benchmarks.served``) needs wrk and real servers; pass
-``--served`` to run it too.
+``--served`` to run it too.  The scale benchmark (``python -m benchmarks.scale``) creates
+10,000 vhosts and takes minutes; pass ``--scale`` to run it too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ IN_PROCESS = ("benchmarks.config_parse", "benchmarks.matchers", "benchmarks.hand
 
 def main() -> None:
     modules = list(IN_PROCESS)
+    if "--scale" in sys.argv[1:]:
+        modules.append("benchmarks.scale")
     if "--served" in sys.argv[1:]:
         modules.append("benchmarks.served")
     for module in modules:

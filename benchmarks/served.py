@@ -5,15 +5,18 @@ gunicorn, and omeapi's ASGI adapter vs a bare ASGI app under uvicorn and hyperco
     python -m benchmarks.served [--duration 5] [--rounds 3]
         [--servers granian,sync,gthread,uvicorn,hypercorn]
 
-Prints req/s and latency percentiles per (server, app), measured alternately in rounds, and
-the ratios omeapi / limit and omeapi / alternative.  Needs ``wrk`` (Debian package) and the
-``flask``/``flask-cors`` packages for the alternative.  Everything listens on 127.0.0.1 and
-stops by itself.
+Prints req/s, latency percentiles and the server's CPU time per request per (server, app),
+measured alternately in rounds, and last the ratios omeapi / limit and omeapi / alternative.
+The CPU time per request (every process of the server, from ``/proc``) moves far less than
+req/s when other jobs share the machine.  Needs ``wrk`` (Debian package); the alternative
+needs ``flask``/``flask-cors`` and is left out without them.  No media server is needed (the
+simulated engine answers).  Everything listens on 127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -27,7 +30,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from benchmarks.apps import AUTHORIZATION, BODY, CONFIG, HEADERS, ORIGIN
@@ -36,6 +39,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPS = ("omeapi", "bare", "flask")
 #: The ASGI servers run omeapi's ASGI adapter and a bare ASGI app (Flask is WSGI only).
 ASGI_APPS = ("omeapi", "bare")
+ASGI_SERVERS = ("uvicorn", "hypercorn")
+#: The process group of each running server, by port (for its CPU time).
+_GROUPS: dict[int, int] = {}
 #: How long a simulated app restart takes: long next to the API's own work, as a real media
 #: server's is, so that what is measured is whether restarts of different apps queue.
 RESTART_DELAY = 0.05
@@ -175,6 +181,7 @@ def server(kind: str, app: str, env: dict[str, str] | None = None) -> Iterator[i
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    _GROUPS[port] = proc.pid  # start_new_session: the server leads its own group
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -187,6 +194,7 @@ def server(kind: str, app: str, env: dict[str, str] | None = None) -> Iterator[i
                 time.sleep(0.1)
         yield port
     finally:
+        _GROUPS.pop(port, None)
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
@@ -196,8 +204,39 @@ def server(kind: str, app: str, env: dict[str, str] | None = None) -> Iterator[i
 
 
 _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_COUNT = re.compile(r"(\d+) requests in")
 _PCT = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(port: int) -> float:
+    """User + system CPU time of every process of the server on ``port`` (Linux)."""
+    group = _GROUPS.get(port)
+    total = 0
+    if group is None or not os.path.isdir("/proc"):
+        return 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry)) != group:
+                continue
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+class Run:
+    """One wrk run: req/s, latency percentiles (ms), and the server's CPU µs a request."""
+
+    def __init__(self, rps: float, latency: dict[str, float], cpu_us: float) -> None:
+        self.rps = rps
+        self.latency = latency
+        self.cpu_us = cpu_us
 
 
 def wrk(
@@ -208,6 +247,18 @@ def wrk(
     headers: tuple[str, ...] = (),
     threads: int = 1,
 ) -> tuple[float, dict[str, float]]:
+    run = wrk_run(url, duration, connections, script, headers, threads)
+    return run.rps, run.latency
+
+
+def wrk_run(
+    url: str,
+    duration: float,
+    connections: int = 8,
+    script: str | None = None,
+    headers: tuple[str, ...] = (),
+    threads: int = 1,
+) -> Run:
     argv = [
         "wrk",
         f"-t{threads}",
@@ -219,24 +270,43 @@ def wrk(
         argv += ["-H", header]
     if script:
         argv += ["-s", script]
+    port = int(url.split(":")[2].split("/")[0])
+    before = cpu_seconds(port)
     out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=duration + 60).stdout
+    used = cpu_seconds(port) - before
     m = _RPS.search(out)
-    if m is None:
+    count = _COUNT.search(out)
+    if m is None or count is None:
         raise RuntimeError(f"wrk said:\n{out}")
     latency = {f"p{p}": float(v) * _UNIT[u] for p, v, u in _PCT.findall(out)}
-    return float(m.group(1)), latency
+    return Run(float(m.group(1)), latency, used / max(int(count.group(1)), 1) * 1e6)
 
 
-def throughput(kinds: list[str], duration: float, rounds: int) -> None:
+def _have_flask() -> bool:
+    try:
+        import flask  # noqa: F401
+        import flask_cors  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def throughput(kinds: list[str], duration: float, rounds: int) -> list[str]:
+    """Print the table; return the ratio lines (printed last by :func:`main`)."""
     headers = (f"Authorization: {AUTHORIZATION}", f"Origin: {ORIGIN}")
+    apps = APPS if _have_flask() else tuple(a for a in APPS if a != "flask")
     print(f"## GET /v1/vhosts, wrk -t1 -c8, {rounds} rounds x {duration}s, alternating\n")
-    print("| server | app | req/s (median) | p50 ms | p99 ms |")
-    print("|---|---|---|---|---|")
+    if "flask" not in apps:
+        print("(flask / flask-cors are not installed: the alternative is left out)\n")
+    print("| server | app | req/s (median) | p50 ms | p99 ms | server CPU µs/request |")
+    print("|---|---|---|---|---|---|")
+    summary = []
     for kind in kinds:
-        apps = ASGI_APPS if kind in ("uvicorn", "hypercorn") else APPS
-        results: dict[str, list[tuple[float, dict[str, float]]]] = {a: [] for a in apps}
-        with ExitStack() as stack:
-            ports = {name: stack.enter_context(server(kind, name)) for name in apps}
+        # Flask is WSGI only: the ASGI servers run omeapi's ASGI adapter and a bare ASGI app.
+        names = tuple(a for a in apps if a in ASGI_APPS) if kind in ASGI_SERVERS else apps
+        results: dict[str, list[Run]] = {a: [] for a in names}
+        with contextlib.ExitStack() as stack:
+            ports = {name: stack.enter_context(server(kind, name)) for name in names}
             for name, port in ports.items():  # warm up; check the answers
                 with urllib.request.urlopen(
                     urllib.request.Request(
@@ -249,20 +319,34 @@ def throughput(kinds: list[str], duration: float, rounds: int) -> None:
             for _ in range(rounds):
                 for name, port in ports.items():
                     results[name].append(
-                        wrk(f"http://127.0.0.1:{port}/v1/vhosts", duration, headers=headers)
+                        wrk_run(f"http://127.0.0.1:{port}/v1/vhosts", duration, headers=headers)
                     )
         medians = {}
-        for name in apps:
-            rps = statistics.median(r for r, _ in results[name])
-            medians[name] = rps
-            p50 = statistics.median(lat.get("p50", 0.0) for _, lat in results[name])
-            p99 = statistics.median(lat.get("p99", 0.0) for _, lat in results[name])
-            print(f"| {kind} | {name} | {rps:,.0f} | {p50:.2f} | {p99:.2f} |")
-        ratios = f"omeapi/limit {medians['omeapi'] / medians['bare']:.2f}"
-        if "flask" in medians:
-            ratios += f", omeapi/flask {medians['omeapi'] / medians['flask']:.2f}"
-        print(f"| {kind} | **ratios** | {ratios} | | |")
+        cpu = {}
+        for name in names:
+            runs = results[name]
+            medians[name] = statistics.median(r.rps for r in runs)
+            cpu[name] = statistics.median(r.cpu_us for r in runs)
+            p50 = statistics.median(r.latency.get("p50", 0.0) for r in runs)
+            p99 = statistics.median(r.latency.get("p99", 0.0) for r in runs)
+            print(
+                f"| {kind} | {name} | {medians[name]:,.0f} | {p50:.2f} | {p99:.2f} "
+                f"| {cpu[name]:.1f} |"
+            )
+        # The ratio of each round (omeapi and the limit measured next to each other), then
+        # the median of those: steadier than the ratio of medians on a shared machine.
+        paired = statistics.median(
+            o.rps / b.rps for o, b in zip(results["omeapi"], results["bare"], strict=True)
+        )
+        line = (
+            f"{kind}: omeapi/limit {paired:.2f} (req/s, median of rounds), "
+            f"{cpu['bare'] / cpu['omeapi']:.2f} (server CPU per request)"
+        )
+        if "flask" in names:
+            line += f", omeapi/flask {medians['omeapi'] / medians['flask']:.2f}"
+        summary.append(line)
     print()
+    return summary
 
 
 # One wrk thread per client, each with its own connection: `setup` gives every thread the
@@ -333,9 +417,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian package 'wrk')")
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
-    throughput(args.servers.split(","), args.duration, args.rounds)
+    summary = throughput(args.servers.split(","), args.duration, args.rounds)
     if not args.skip_mutations:
         mutations(args.duration)
+    print("## Ratios\n")
+    for line in summary:
+        print(f"- {line}")
 
 
 if __name__ == "__main__":

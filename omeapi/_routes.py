@@ -139,6 +139,8 @@ class RouteMatch:
 
 
 _GROUP = re.compile(r"\(\?P<(\w+)>")
+#: A regex metacharacter: a pattern without any matches only itself.
+_META = re.compile(r"[\\.^$*+?{}\[\]|()]")
 
 
 class _MethodTable:
@@ -157,8 +159,24 @@ class _MethodTable:
             self.slots[outer] = (route, outer + 1, names)
             group = outer + len(names)
         self.regex = re.compile("|".join(parts)) if parts else None
+        # Paths that are literal patterns (``/v1/vhosts``, ``/v1/stats/current`` …) answered
+        # by a dictionary lookup, with what the alternation itself picks for them (so the
+        # order of the routes decides, as for any path).  Only the routes' own literals are
+        # kept: the table's size is fixed, whatever the requests.
+        self.literal: dict[str, Route] = {}
+        for route in routes:
+            if not _META.search(route.pattern):
+                found = self._search(route.pattern)
+                if found is not None and not found.params:
+                    self.literal.setdefault(route.pattern, found.route)
 
     def match(self, path: str) -> RouteMatch | None:
+        route = self.literal.get(path)
+        if route is not None:
+            return RouteMatch(route, {})
+        return self._search(path)
+
+    def _search(self, path: str) -> RouteMatch | None:
         if self.regex is None:
             return None
         m = self.regex.fullmatch(path)

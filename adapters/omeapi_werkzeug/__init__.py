@@ -50,12 +50,20 @@ def _read_body(environ: WSGIEnvironment, limit: int) -> bytes:
 
 
 def _has_body(environ: WSGIEnvironment) -> bool:
-    """Whether there may be a body to read (a server that terminates the input, as
-    granian does for every request, may have one without saying so)."""
+    """Whether there may be a body to read.
+
+    An HTTP/1.x request without Content-Length or Transfer-Encoding has none (RFC 9112
+    section 6.3), whatever ``wsgi.input_terminated`` says: granian sets that flag on every
+    request, and reading its empty input cost more per GET than the core
+    (docs/performance.md).  Other protocols (HTTP/2) may send a body without a length.
+    """
     return bool(
         environ.get("CONTENT_LENGTH")
-        or environ.get("wsgi.input_terminated")
         or environ.get("HTTP_TRANSFER_ENCODING")
+        or (
+            environ.get("wsgi.input_terminated")
+            and not str(environ.get("SERVER_PROTOCOL", "")).startswith("HTTP/1")
+        )
     )
 
 
@@ -105,10 +113,17 @@ class EnvironHeaders(Mapping[str, str]):
         return str(value)
 
     def get(self, name: str, default: Any = None) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            return default
+        # The core asks for the same few names on every request: once memoised, a name is
+        # one lookup, without the exception an absent header raises in __getitem__ (see
+        # docs/performance.md). Host never is memoised: it has a fallback.
+        key = _KEYS.get(name)
+        if key is None or key == "HTTP_HOST":
+            try:
+                return self[name]
+            except KeyError:
+                return default
+        value = self._environ.get(key)
+        return default if value is None else str(value)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
@@ -185,10 +200,12 @@ class WsgiApp:
             early = api.precheck(request_from_environ(environ, 0, read_body=False))
             if early is not None:
                 start_response(_status_line(early.status), [*early.headers, *self._close])
-                return (early.body,)
+                return [early.body]
         response = api.handle(request_from_environ(environ, api.body_limit))
         start_response(_status_line(response.status), list(response.headers))
-        return (response.body,)
+        # A list, not a tuple: granian sends a list as one buffer and iterates anything else
+        # chunk by chunk through a channel (see docs/performance.md).
+        return [response.body]
 
 
 def create_app(
