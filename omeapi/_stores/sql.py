@@ -9,6 +9,7 @@ counter); each store adds how it connects, its transactions and its locks.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import os
@@ -336,7 +337,7 @@ class SqlFailureCounter:
         )
 
 
-class SqlStore(Generic[Conn]):
+class SqlStore(abc.ABC, Generic[Conn]):
     """What the SQL stores share; a store provides :meth:`_connect`, :meth:`transaction`,
     :meth:`_read` and its own error mapping (``_driver_errors``)."""
 
@@ -357,8 +358,9 @@ class SqlStore(Generic[Conn]):
 
     # -- connections --------------------------------------------------------------------
 
+    @abc.abstractmethod
     def _connect(self) -> Conn:
-        raise NotImplementedError
+        """A new connection of this thread's."""
 
     def _usable(self, conn: Conn) -> bool:
         """Whether a thread's connection can still be used (not closed under it)."""
@@ -406,13 +408,13 @@ class SqlStore(Generic[Conn]):
             self._forget()
             raise StoreError(f"{self.location}: {exc}") from exc
 
+    @abc.abstractmethod
     def transaction(self, work: Callable[[Execute], T]) -> T:
         """Run ``work(execute)`` in one write transaction (committed if it returns)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _read(self, query: str, params: tuple[Any, ...]) -> list[Any]:
         """The rows ``query`` selects."""
-        raise NotImplementedError
 
     # -- shared parts of the Store interface ---------------------------------------------
 
