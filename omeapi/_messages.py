@@ -89,7 +89,7 @@ PROFILE_NOT_FOUND_AFTER = Message(500, "Output profile is created, but not found
 # Lookups
 STREAM_NOT_FOUND = Message(404, "Could not find the stream: [{vhost}/{internal}/{stream}]")
 SOURCE_STREAM_NOT_FOUND = Message(404, "Could not find stream: [{vhost}/{app}/{stream}]")
-# Half-routes OME answers with 500 (omeapi: 400, contract §2)
+# Half-routes OME answers with 500 (omeapi: 400, docs/compatibility.md)
 VHOST_NAME_REQUIRED = Message(400, "A virtual host name is required: use /v1/vhosts/<vhost>")
 RELOAD_NEEDS_VHOST = Message(
     400,

@@ -7,17 +7,15 @@ each with live streams, so every test can see whose sessions a change dropped.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Client, make_api, profile_body
 
 from omeapi._config import ApplicationConfig
-from omeapi._engine.protocol import MediaEngine, RestartOutcome
+from omeapi._engine.protocol import RestartOutcome
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._state.restart import AppEvent
 
@@ -466,28 +464,3 @@ def test_reader_sees_old_config_during_restart(
     else:
         assert after == {**before, "publishers": {**before["publishers"], "appWorkerCount": 9}}
     assert world.client.ok("GET", "/v1/vhosts/vh/apps") == ["a"]
-
-
-# -- docs/engine.md's example host runs as documented -------------------------------------------
-
-ENGINE_DOC = Path(__file__).resolve().parent.parent / "docs" / "engine.md"
-
-
-def _engine_doc_example() -> str:
-    if not ENGINE_DOC.exists():
-        pytest.skip("docs/engine.md is absent")
-    blocks = re.findall(r"```python\n(.*?)```", ENGINE_DOC.read_text(encoding="utf-8"), re.S)
-    runnable = [b for b in blocks if b.startswith('"""A host media server wired to omeapi')]
-    assert len(runnable) == 1
-    return str(runnable[0])
-
-
-def test_engine_doc_example_runs(capsys: Any) -> None:
-    namespace: dict[str, Any] = {"__name__": "engine_doc_example"}
-    exec(compile(_engine_doc_example(), str(ENGINE_DOC), "exec"), namespace)
-    engine = namespace["api"].engine
-    assert isinstance(engine, MediaEngine)  # every method of the protocol is there
-    printed = capsys.readouterr().out
-    assert "  event: studio/live hot_apply\n" in printed
-    assert "  event: studio/live rollback\n" in printed
-    assert "PATCH /v1/vhosts/studio/apps/live 500 " in printed

@@ -2,8 +2,7 @@
 
 Clients send ``Authorization: Basic <base64(AccessToken)>``; the whole decoded string is the
 credential (a ``user:password`` token works, the ``:`` is not split).  The steps and their
-five 401 messages are OME's, in OME's order (``ome-rest-api.md`` §3.3).  Deliberate
-differences (contract §2):
+five 401 messages are OME's, in OME's order.  Deliberate differences (docs/compatibility.md):
 
 * standard base64: missing ``=`` padding is accepted, any other invalid character (or
   incomplete padding) is ``Invalid credential``; OME decodes a valid prefix and ignores the rest;

@@ -2,9 +2,9 @@
 
 A :class:`CorsPolicy` is one ``<CrossDomains>`` block compiled once; :class:`ApiCors` runs the
 ``<Server><Defaults>`` policy and then the ``<Managers><API>`` one, as OME does for every API
-request (``ome-server-xml.md`` §4, ``ome-rest-api.md`` §3.4), and returns the headers to add.
+request (OME's ``<CrossDomains>`` rules, docs/config.md), and returns the headers to add.
 
-Two deliberate differences from OME (contract §2):
+Two deliberate differences from OME (docs/compatibility.md):
 
 * with the ``*`` policy and a well-formed Origin, the Origin is echoed instead of ``*``, so that
   credentialed browser calls work (OME sends ``*`` together with ``Allow-Credentials: true``,
@@ -178,7 +178,7 @@ class CorsPolicy:
         """The ``Access-Control-Allow-Origin`` value for ``origin``, or None when not accepted.
 
         ``origin`` is the trimmed header, ``""`` when absent.  With the ``*`` policy a
-        well-formed Origin is echoed (contract §2) and anything else gets ``*``.
+        well-formed Origin is echoed (docs/compatibility.md) and anything else gets ``*``.
         """
         return self._accept(origin)
 
@@ -204,7 +204,7 @@ def _refuse(origin: str) -> str | None:
 
 
 def _accept_all(origin: str) -> str | None:
-    # Contract §2: echo a real Origin so that credentialed calls work; `*` without one.
+    # docs/compatibility.md: echo a real Origin so that credentialed calls work; `*` without one.
     return origin if _ORIGIN.fullmatch(origin) is not None else "*"
 
 

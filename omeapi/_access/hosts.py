@@ -4,9 +4,9 @@ OME turns every ``<Host><Names><Name>`` into an anchored, case-sensitive regular
 the characters ``[ \\ . / + { } $ ^ |`` are backslash-escaped, then ``*`` becomes ``.*`` and
 ``?`` becomes ``.?`` (zero or one character).  ``(``, ``)`` and ``]`` keep their regex meaning;
 a name whose parentheses do not balance never matches.  The text matched is the Host header
-with the port removed and the case kept (``ome-server-xml.md`` §3).
+with the port removed and the case kept (docs/config.md).
 
-OME itself never checks the Host of an API request; omeapi does (contract §2), which also
+OME itself never checks the Host of an API request; omeapi does (docs/compatibility.md), which also
 stops DNS-rebinding attacks on an API bound to a local address.
 
 The same matcher, :func:`host_matches`, is meant for virtual-host selection by host name.

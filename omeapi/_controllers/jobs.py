@@ -158,7 +158,7 @@ def stop_push(call: Call) -> Reply:
 def list_pushes(call: Call) -> Reply:
     """The app's push jobs (POST may filter by ``id``; the deprecated GET lists all).
 
-    An app without the push publisher has no jobs: ``[]``, as OME answers (observed).
+    An app without the push publisher has no jobs: ``[]``, as a real OME 0.20 answers.
     """
     vhost, app = call.app()
     if not any(publisher(app.config, name) is not None for name in _PUSH_PUBLISHERS):

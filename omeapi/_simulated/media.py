@@ -60,7 +60,7 @@ H264 = VideoInfo(
 AAC = AudioInfo("AAC", 48000, 2, 128_000, False, 128_000, 128_000, 128_000)
 _OPUS = AudioInfo("OPUS", 48000, 2, 128_000, False, 128_000, 128_000, 128_000)
 
-#: source type → (video, audio, has a data track); RTMP's layout is the observed one
+#: source type → (video, audio, has a data track); RTMP's layout is what a real OME reports
 _SOURCE_LAYOUT: dict[str, tuple[VideoInfo | None, AudioInfo | None, bool]] = {
     "Rtmp": (H264, AAC, True),
     "RtmpPull": (H264, AAC, True),

@@ -33,7 +33,7 @@ broken one raises :class:`ConformanceError` naming it:
     missing app, ...), in OME's envelope: an engine that refuses a legitimate call shows up
     here.
 ``stream-detail-shape``, ``metrics-shape``, ``push-shape``, ``record-shape``, ``queue-shape``
-    Runtime answers keep the shapes of ``ome-rest-api.md`` §5 (:mod:`omeapi.testing.shapes`).
+    Runtime answers keep OME's shapes (:mod:`omeapi.testing.shapes`, docs/runtime.md).
 ``streams-listed``, ``push-answers``, ``record-answers``
     What was published or pulled is listed, what was deleted is not; jobs echo their request
     and stop when asked.

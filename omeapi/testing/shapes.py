@@ -2,9 +2,9 @@
 
 A shape is a value built from the classes below (:class:`Obj`, :class:`ListOf`,
 :class:`OneOf`, :class:`Enum`, ...); :func:`shape_errors` walks a decoded JSON value along it
-and lists every difference.  The shapes are ``ome-rest-api.md`` §5: :data:`STREAM_DETAIL`
-(§5.3), :data:`METRICS` (§5.4), :data:`PUSH` (§5.5), :data:`RECORD` (§5.6), and
-:data:`QUEUE` (§4.11's internal queues).  Objects are closed: a key the spec does not list
+and lists every difference.  The shapes are OME's documented answers: :data:`STREAM_DETAIL`
+(a stream), :data:`METRICS` (stats), :data:`PUSH` (a push job), :data:`RECORD` (a record job),
+and :data:`QUEUE` (the internal queues).  Objects are closed: a key the shape does not list
 is an error, as is a missing one that it does.
 
 >>> shape_errors({"id": 1, "type": "Data"}, TRACK)
@@ -226,7 +226,7 @@ def _object_errors(value: Any, shape: Obj, path: str) -> list[str]:
     return errors
 
 
-# -- OME's shapes (ome-rest-api.md §5) --------------------------------------------------------
+# -- OME's shapes (docs/runtime.md) -----------------------------------------------------------
 
 #: OME's time form, ``2026-11-26T10:06:01.106+00:00`` (never-set times are the epoch).
 TIME = Text(
@@ -234,13 +234,13 @@ TIME = Text(
     "a time like 2026-11-26T10:06:01.106+00:00",
 )
 
-#: ``input.sourceType`` values (§5.3).
+#: ``input.sourceType`` values.
 SOURCE_TYPES = Enum.of(
     "WebRTC", "Ovt", "Rtmp", "RtmpPull", "Rtsp", "RtspPull", "Transcoder", "SRT", "MPEGTS",
     "File", "Scheduled", "Multiplex", "Unknown",
 )  # fmt: skip
 
-#: Codec strings of tracks (§5.3).
+#: Codec strings of tracks.
 CODECS = Enum.of(
     "H264", "H265", "VP8", "VP9", "FLV", "AV1", "JPEG", "PNG", "WEBP", "AAC", "MP3", "OPUS",
     "WebVTT", "WHISPER", "None",
@@ -249,7 +249,7 @@ CODECS = Enum.of(
 _COUNT = Int(minimum=0)
 _TIMEBASE = Obj({"num": Int(), "den": Int(minimum=1)})
 
-#: A video track's ``video`` object (§5.3).
+#: A video track's ``video`` object.
 VIDEO = Obj(
     {
         "bypass": Bool(),
@@ -276,7 +276,7 @@ VIDEO = Obj(
     {"timebase": _TIMEBASE},
 )
 
-#: An audio track's ``audio`` object (§5.3).
+#: An audio track's ``audio`` object.
 AUDIO = Obj(
     {
         "bypass": Bool(),
@@ -317,7 +317,7 @@ _PLAYLIST = Obj(
     {"name": Str(nonempty=True), "fileName": Str(nonempty=True)},
 )
 
-#: ``GET …/streams/{stream}`` (§5.3).
+#: ``GET …/streams/{stream}``.
 STREAM_DETAIL = Obj(
     {
         "name": Str(nonempty=True),
@@ -334,7 +334,7 @@ STREAM_DETAIL = Obj(
 #: The keys of a metrics ``connections`` object.
 _CONNECTIONS = ("webrtc", "llhls", "ovt", "file", "push", "thumbnail", "hlsv3", "srt")
 
-#: ``GET /v1/stats/current[/vhosts/{v}[/apps/{a}[/streams/{s}]]]`` (§5.4).
+#: ``GET /v1/stats/current[/vhosts/{v}[/apps/{a}[/streams/{s}]]]``.
 METRICS = Where(
     Obj(
         {
@@ -372,10 +372,10 @@ METRICS = Where(
 
 _SELECTOR = Obj({"name": Str(), "trackIds": ListOf(Int()), "variantNames": ListOf(Str())})
 
-#: Push job states (§5.5).
+#: Push job states.
 PUSH_STATES = Enum.of("ready", "connecting", "pushing", "stopping", "stopped", "error")
 
-#: A push job (§5.5); empty strings are left out, so ``streamKey`` may be absent.
+#: A push job; empty strings are left out, so ``streamKey`` may be absent.
 PUSH = Obj(
     {
         "id": Str(nonempty=True),
@@ -398,7 +398,7 @@ PUSH = Obj(
     {"streamKey": Str(nonempty=True)},
 )
 
-#: Record job states (§5.6).
+#: Record job states.
 RECORD_STATES = Enum.of("ready", "recording", "stopping", "stopped", "error")
 
 _RECORD_BASE: dict[str, Shape] = {
@@ -424,7 +424,7 @@ _RECORD_PROGRESS: dict[str, Shape] = {
     "startTime": TIME,
 }
 
-#: A record job (§5.6): what it shows depends on its state.
+#: A record job: what it shows depends on its state.
 RECORD = OneOf(
     (
         Obj({**_RECORD_BASE, "state": Const("ready")}, _RECORD_OPTIONAL),
@@ -439,7 +439,7 @@ RECORD = OneOf(
     )
 )
 
-#: One internal queue (``/v1/stats/current/internals/queues``, §4.11).
+#: One internal queue (``/v1/stats/current/internals/queues``).
 QUEUE = Obj(
     {
         "id": Int(),
@@ -460,5 +460,5 @@ QUEUE = Obj(
     }
 )
 
-#: Every answer's envelope (§3.5): ``response`` only on successes that carry one.
+#: Every answer's envelope: ``response`` only on successes that carry one.
 ENVELOPE = Obj({"message": Str(), "statusCode": Int(minimum=100)}, {"response": Anything()})
