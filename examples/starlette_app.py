@@ -16,11 +16,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from omeapi_asgi import AsgiApp, create_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
+
+from omeapi_asgi import AsgiApp, create_app
 
 #: The example Server.xml next to this file (its token comes from ``OMEAPI_TOKEN``).
 CONFIG = Path(__file__).resolve().parent / "Server.xml"

@@ -32,9 +32,9 @@ from asgi_support import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from omeapi_asgi import AsgiApp, create_app, request_from_scope
 
 from omeapi import Api, ApiRequest, open_api, parse_server_xml
+from omeapi_asgi import AsgiApp, create_app, request_from_scope
 from omeapi_werkzeug import create_app as create_wsgi_app
 
 LIMIT = 1024
