@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from conftest import SERVER_XML, Client, app_body
 
-from omeapi import Api, SimulatedEngine
+from omeapi import SimulatedEngine, open_api
 from omeapi._access.auth import EMPTY_TOKEN
 from omeapi._config import (
     ConfigError,
@@ -203,7 +203,7 @@ def test_a_rest_body_with_many_references_is_refused_per_body() -> None:
 
 def test_the_api_answers_an_expansion_bomb_with_400() -> None:
     config = parse_server_xml(SERVER_XML, environ={"B": "b" * 100_000})
-    client = Client(Api(config, engine=SimulatedEngine(), brake=False))
+    client = Client(open_api(config, SimulatedEngine(), brake=False))
     client.create_vhost("dyn")
     response = client.post("/v1/vhosts/dyn/apps", [app_body("${env:B}" * 12_000)])
     assert response.status == 400
@@ -236,7 +236,7 @@ def test_the_config_keeps_the_environment_it_was_loaded_with(
 def test_api_bodies_resolve_from_the_configs_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMEAPI_TEST_X", "from-process")
     config = parse_server_xml(SERVER_XML, environ={"OMEAPI_TEST_X": "cfg"})
-    api = Api(config, engine=SimulatedEngine(), brake=False)
+    api = open_api(config, SimulatedEngine(), brake=False)
     client = Client(api)
     client.create_vhost("dyn-${env:OMEAPI_TEST_X}")
     assert "dyn-cfg" in api.registry.snapshot.vhosts
@@ -430,7 +430,7 @@ def test_the_token_is_not_required_when_the_api_is_off_or_opted_out(tmp_path: Pa
     assert not load_server_config(off, environ={}).api_enabled
     on = server_file(tmp_path, "<Managers><API/></Managers>", bind=API_BIND)
     config = load_server_config(on, environ={}, require_access_token=False)
-    api = Api(config, engine=SimulatedEngine(), allow_no_auth=True, start_engine=False)
+    api = open_api(config, SimulatedEngine(), allow_no_auth=True, start_engine=False)
     assert api.auth is None
     api.close()
 
