@@ -84,8 +84,8 @@ def test_concurrent_writers_survive_sigkill(tmp_path: Path) -> None:
             zygote.close()
     record(
         "SIGKILL loop, sqlite store, 2 concurrent writers",
-        f"{kills} kills, {answered_total} change requests answered, {version} versions kept, 0 lost, "
-        f"0 half-written, {time.monotonic() - started:.1f} s",
+        f"{kills} kills, {answered_total} change requests answered, {version} versions kept, "
+        f"0 lost, 0 half-written, {time.monotonic() - started:.1f} s",
     )
     assert answered_total > ROUNDS, "too few changes to mean anything"
 
