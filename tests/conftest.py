@@ -288,3 +288,13 @@ def dyn(client: Client) -> Client:
     """:func:`client` plus a writable vhost ``dynvh`` holding app ``dyn`` (OME's defaults)."""
     client.create_vhost("dynvh", "dyn")
     return client
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The robustness figures (requests sent, 5xx seen, kills, RSS …) for the CI log."""
+    from robust_report import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("robustness figures")
+        for test, figures in FIGURES:
+            terminalreporter.write_line(f"{test}: {figures}")

@@ -1,0 +1,140 @@
+"""XML bombs, XXE and include loops, refused through ``omeapi check`` (the CLI, as a
+subprocess) in well under a second of work each.
+
+The time allowed is measured against a check of a valid file made the same way, so the
+interpreter's start on a loaded machine is not counted against the refusal.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from robust_report import record
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+}
+#: Seconds a refusal may take beyond the check of a valid file.
+WITHIN = 1.0
+
+VALID = """<?xml version="1.0"?>
+<Server version="8">
+  <Name>x</Name><Type>origin</Type><IP>127.0.0.1</IP>
+  <Bind><Managers><API><Port>8081</Port></API></Managers></Bind>
+  <Managers><API><AccessToken>t</AccessToken></API></Managers>
+  <VirtualHosts><VirtualHost><Name>default</Name>{extra}</VirtualHost></VirtualHosts>
+</Server>
+"""
+
+LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE Server [\n <!ENTITY l0 "lol">\n'
+    + "".join(f' <!ENTITY l{i} "{("&l" + str(i - 1) + ";") * 10}">\n' for i in range(1, 10))
+    + ']>\n<Server version="8"><Name>&l9;</Name></Server>\n'
+)
+QUADRATIC = (
+    '<?xml version="1.0"?>\n<!DOCTYPE Server [<!ENTITY a "'
+    + "a" * 50_000
+    + '">]>\n<Server version="8"><Name>'
+    + "&a;" * 50_000
+    + "</Name></Server>\n"
+)
+XXE = (
+    '<?xml version="1.0"?>\n<!DOCTYPE Server [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+    '<Server version="8"><Name>&x;</Name></Server>\n'
+)
+XXE_PARAMETER = (
+    '<?xml version="1.0"?>\n<!DOCTYPE Server [<!ENTITY % p SYSTEM "http://127.0.0.1:9/x">'
+    '%p;]>\n<Server version="8"/>\n'
+)
+EXTERNAL_DTD = (
+    '<?xml version="1.0"?>\n<!DOCTYPE Server SYSTEM "http://127.0.0.1:9/x.dtd">\n'
+    '<Server version="8"/>\n'
+)
+VARIABLE_BOMB = VALID.format(extra="<Comment>" + "${env:HOME}" * 200_000 + "</Comment>")
+DEEP = (
+    '<?xml version="1.0"?>\n<Server version="8">' + "<a>" * 200_000 + "</a>" * 200_000 + "</Server>"
+)
+
+
+def check(path: Path) -> tuple[int, str, float]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "omeapi.cli", "check", str(path)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> float:
+    path = tmp_path_factory.mktemp("valid") / "Server.xml"
+    path.write_text(VALID.format(extra=""))
+    code, out, elapsed = check(path)
+    assert code == 0, out
+    return elapsed
+
+
+def write_loop(directory: Path) -> Path:
+    (directory / "a.xml").write_text('<VirtualHost include="b.xml"/>')
+    (directory / "b.xml").write_text('<VirtualHost include="a.xml"/>')
+    main = directory / "Server.xml"
+    main.write_text(
+        VALID.replace(
+            "<VirtualHosts><VirtualHost>",
+            '<VirtualHosts><VirtualHost include="a.xml"/><VirtualHost>',
+        ).format(extra="")
+    )
+    return main
+
+
+def write_self_include(directory: Path) -> Path:
+    (directory / "self.xml").write_text('<VirtualHost include="self.xml"/>')
+    main = directory / "Server.xml"
+    main.write_text(
+        VALID.replace("<VirtualHosts>", '<VirtualHosts><VirtualHost include="self.xml"/>').format(
+            extra=""
+        )
+    )
+    return main
+
+
+CASES = {
+    "billion laughs": LAUGHS,
+    "quadratic blowup": QUADRATIC,
+    "XXE (file)": XXE,
+    "XXE (parameter entity)": XXE_PARAMETER,
+    "external DTD": EXTERNAL_DTD,
+    "variable expansion bomb": VARIABLE_BOMB,
+    "200,000 nested elements": DEEP,
+    "include loop": write_loop,
+    "a file including itself": write_self_include,
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_hostile_config_is_refused_quickly_by_omeapi_check(
+    name: str, tmp_path: Path, baseline: float
+) -> None:
+    case = CASES[name]
+    if isinstance(case, str):
+        path = tmp_path / "Server.xml"
+        path.write_text(case)
+    else:
+        path = case(tmp_path)
+    code, out, elapsed = check(path)
+    record(f"omeapi check, {name}", f"exit {code} in {elapsed:.2f} s (valid file {baseline:.2f} s)")
+    assert code != 0, out
+    assert "Traceback" not in out, out
+    assert "root:" not in out  # /etc/passwd never shows through
+    assert out.strip(), "refused without saying why"
+    assert elapsed - baseline < WITHIN, (elapsed, baseline, out[:500])
