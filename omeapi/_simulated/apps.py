@@ -89,6 +89,7 @@ class Apps:
                 raise EngineError(EngineResult.NOT_EXISTS)
             for key in [k for k in self._w.apps if k[0] == name]:
                 del self._w.apps[key]
+                self._w.touch(*key)
 
     def create_application(self, vhost: str, app: ApplicationConfig) -> None:
         self._pause()
@@ -99,6 +100,7 @@ class Apps:
             if (vhost, app.name) in self._w.apps:
                 raise EngineError(EngineResult.EXISTS)
             self._w.apps[(vhost, app.name)] = RunningApp(app, self._w.clock())
+            self._w.touch(vhost, app.name)
 
     def delete_application(self, vhost: str, app: str) -> int:
         self._pause()
@@ -107,6 +109,7 @@ class Apps:
             running = self._w.apps.pop((vhost, app), None)
             if running is None:
                 raise EngineError(EngineResult.NOT_EXISTS)
+            self._w.touch(vhost, app)
             return running.drop_sessions()
 
     def restart_application(
@@ -119,6 +122,7 @@ class Apps:
             if running is None:
                 raise EngineError(EngineResult.NOT_EXISTS)
             dropped = running.drop_sessions()
+            self._w.touch(vhost, old.name)
             try:
                 self._w.maybe_fail("restart_application")
             except EngineError:
@@ -137,3 +141,4 @@ class Apps:
         with self._w.lock:
             self._record("apply_live", vhost, old.name)
             self._w.running(vhost, old.name).config = new
+            self._w.touch(vhost, old.name)

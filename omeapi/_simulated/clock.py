@@ -27,26 +27,37 @@ class Clock:
         """Bring jobs and statistics up to ``clock()``; returns that time."""
         now = self._w.clock()
         self._w.server.reset_rates()
-        for counter in self._w.vhost_counters.values():
-            counter.reset_rates()
-        for vhost in self._w.vhosts:
-            self._w.vhost_counters.setdefault(vhost, Counter(now))
+        # Only the active apps are visited (see ``World.active``): an idle app adds nothing
+        # to any level, and a vhost with no active app keeps its (idle) counter as it is.
+        vhosts: dict[str, Counter] = {}
         alive: set[tuple[str, str, str]] = set()
-        for vhost, app in list(self._w.apps):
+        active = self._w.active
+        for key in list(active):
+            vhost, app = key
+            vhost_counter = vhosts.get(vhost)
+            if vhost_counter is None:
+                vhost_counter = self._w.vhost_counters.setdefault(vhost, Counter(now))
+                vhost_counter.reset_rates()
+                vhosts[vhost] = vhost_counter
             state = self._w.app_state(vhost, app)
             if state is None:
+                del active[key]  # stopped: what it added is gone with the reset above
                 continue
             state.counter.reset_rates()
-            chain = [self._w.server, self._w.vhost_counters[vhost], state.counter]
+            chain = [self._w.server, vhost_counter, state.counter]
             self._jobs.advance(vhost, app, state, now)
             for name, live in self._w.streams(vhost, app):
                 alive.add((vhost, app, name))
                 self._flow(vhost, app, name, live, state, chain, now)
-            for counter in chain[2:]:
-                counter.settle(now)
-        for key in [k for k in self._w.lives if k not in alive]:
-            del self._w.lives[key]
-        for counter in self._w.vhost_counters.values():
+            state.counter.settle(now)
+            if not (state.owner.streams or state.pushes or state.records):
+                # Idle now, its rates and connections just reset to nothing: later ticks
+                # would change nothing until something touches it again.
+                del active[key]
+        # Every stream is in an active app, so what was not seen has ended.
+        for gone in [k for k in self._w.lives if k not in alive]:
+            del self._w.lives[gone]
+        for counter in vhosts.values():
             counter.settle(now)
         self._w.server.settle(now)
         return now

@@ -236,6 +236,7 @@ class Jobs:
             now = self._w.clock()
             job = Push(request, now, since=now)
             state.pushes[request.id] = job
+            self._w.touch(vhost, app)
             # The answer shows the job as created; it moves on at the next tick.
             return self._push_info(vhost, app, job, now)
 
@@ -327,6 +328,7 @@ class Jobs:
                 since=now,
             )
             state.records[request.id] = job
+            self._w.touch(vhost, app)
             return self._record_info(vhost, app, job, now)
 
     def stop_record(self, vhost: str, app: str, record_id: str) -> RecordInfo:

@@ -173,7 +173,16 @@ class World:
         self.app_states: dict[tuple[str, str], AppState] = {}
         self.lives: dict[tuple[str, str, str], Live] = {}
         self.ports = itertools.count(40000)
+        #: the apps a tick visits, in the order they became so: those with streams or jobs,
+        #: and those changed since the last tick (started, restarted, stopped).  Every other
+        #: app is idle: nothing flows, its counters stay as they are, so a tick leaves it
+        #: alone (its cost grows with the busy apps, not with all of them).
+        self.active: dict[tuple[str, str], None] = {}
         self.on_app_start: Callable[[str, str, RunningApp], None] = lambda vhost, app, r: None
+
+    def touch(self, vhost: str, app: str) -> None:
+        """Have the next tick visit the app (it changed, or may have traffic now)."""
+        self.active[(vhost, app)] = None
 
     # -- injected failures ----------------------------------------------------------------
 
@@ -261,6 +270,7 @@ class World:
         """Start an input stream on a running app."""
         stream = SimulatedStream(name, self.clock(), publishers=publishers)
         self.apps[(vhost, app)].streams[name] = stream
+        self.touch(vhost, app)
         live = Live(
             stream,
             source_type,

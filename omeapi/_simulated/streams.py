@@ -43,11 +43,13 @@ class Streams:
         with self._w.lock:
             running = self._w.running(vhost, app)
             running.streams[stream] = SimulatedStream(stream, self._w.clock(), 1, viewers)
+            self._w.touch(vhost, app)
 
     def add_viewers(self, vhost: str, app: str, stream: str, count: int = 1) -> None:
         """Add viewers to a live stream."""
         with self._w.lock:
             self._w.running(vhost, app).streams[stream].viewers += count
+            self._w.touch(vhost, app)
 
     def sessions(self, vhost: str, app: str) -> int:
         """Sessions on an app (0 when it is not running)."""
