@@ -32,6 +32,7 @@ class Clock:
         vhosts: dict[str, Counter] = {}
         alive: set[tuple[str, str, str]] = set()
         active = self._w.active
+        visited = len(active)
         for key in list(active):
             vhost, app = key
             vhost_counter = vhosts.get(vhost)
@@ -54,6 +55,10 @@ class Clock:
                 # Idle now, its rates and connections just reset to nothing: later ticks
                 # would change nothing until something touches it again.
                 del active[key]
+        if len(active) < visited:
+            # A dict keeps the slots of deleted keys and walks them: a fresh copy keeps the
+            # next tick's walk as short as the active apps (not as long as the most ever).
+            self._w.active = dict(active)
         # Every stream is in an active app, so what was not seen has ended.
         for gone in [k for k in self._w.lives if k not in alive]:
             del self._w.lives[gone]
