@@ -88,6 +88,7 @@ class Apps:
             if self._w.vhosts.pop(name, None) is None:
                 raise EngineError(EngineResult.NOT_EXISTS)
             for key in [k for k in self._w.apps if k[0] == name]:
+                self._w.catch_up(*key)
                 del self._w.apps[key]
                 self._w.touch(*key)
 
@@ -106,6 +107,7 @@ class Apps:
         self._pause()
         with self._w.lock:
             self._record("delete_application", vhost, app)
+            self._w.catch_up(vhost, app)
             running = self._w.apps.pop((vhost, app), None)
             if running is None:
                 raise EngineError(EngineResult.NOT_EXISTS)
@@ -121,6 +123,7 @@ class Apps:
             self._w.calls.append(("restart_application", vhost, old.name))
             if running is None:
                 raise EngineError(EngineResult.NOT_EXISTS)
+            self._w.catch_up(vhost, old.name)
             dropped = running.drop_sessions()
             self._w.touch(vhost, old.name)
             try:
@@ -140,5 +143,6 @@ class Apps:
     def apply_live(self, vhost: str, old: ApplicationConfig, new: ApplicationConfig) -> None:
         with self._w.lock:
             self._record("apply_live", vhost, old.name)
+            self._w.catch_up(vhost, old.name)
             self._w.running(vhost, old.name).config = new
             self._w.touch(vhost, old.name)
