@@ -4,6 +4,11 @@ tracks' bitrates, in from the source, out to each viewer (counted as ``llhls``
 connections) and to each pushing job (``push``); a recording job counts as a ``file``
 connection.  Counts are integers added to the stream, its app, its vhost and the server at
 once, so every level is the sum of the one below.
+
+A tick advances only what the call needs (see :meth:`Clock.tick`), so that its cost grows
+with the busy apps of the scope asked about, not with every vhost and app; the answers are
+those of a tick that advances everything (``tests/test_simulated_scope.py`` compares the
+two; docs/performance.md has the figures).
 """
 
 from __future__ import annotations
