@@ -88,7 +88,9 @@ class Apps:
             if self._w.vhosts.pop(name, None) is None:
                 raise EngineError(EngineResult.NOT_EXISTS)
             for key in [k for k in self._w.apps if k[0] == name]:
+                self._w.catch_up(*key)
                 del self._w.apps[key]
+                self._w.touch(*key)
 
     def create_application(self, vhost: str, app: ApplicationConfig) -> None:
         self._pause()
@@ -99,14 +101,17 @@ class Apps:
             if (vhost, app.name) in self._w.apps:
                 raise EngineError(EngineResult.EXISTS)
             self._w.apps[(vhost, app.name)] = RunningApp(app, self._w.clock())
+            self._w.touch(vhost, app.name)
 
     def delete_application(self, vhost: str, app: str) -> int:
         self._pause()
         with self._w.lock:
             self._record("delete_application", vhost, app)
+            self._w.catch_up(vhost, app)
             running = self._w.apps.pop((vhost, app), None)
             if running is None:
                 raise EngineError(EngineResult.NOT_EXISTS)
+            self._w.touch(vhost, app)
             return running.drop_sessions()
 
     def restart_application(
@@ -118,7 +123,9 @@ class Apps:
             self._w.calls.append(("restart_application", vhost, old.name))
             if running is None:
                 raise EngineError(EngineResult.NOT_EXISTS)
+            self._w.catch_up(vhost, old.name)
             dropped = running.drop_sessions()
+            self._w.touch(vhost, old.name)
             try:
                 self._w.maybe_fail("restart_application")
             except EngineError:
@@ -136,4 +143,6 @@ class Apps:
     def apply_live(self, vhost: str, old: ApplicationConfig, new: ApplicationConfig) -> None:
         with self._w.lock:
             self._record("apply_live", vhost, old.name)
+            self._w.catch_up(vhost, old.name)
             self._w.running(vhost, old.name).config = new
+            self._w.touch(vhost, old.name)

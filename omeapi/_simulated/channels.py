@@ -36,7 +36,7 @@ class Channels:
     """The channel operations; ``tick`` brings the simulation up to now.  :meth:`load` is
     the world's ``on_app_start``."""
 
-    def __init__(self, world: World, tick: Callable[[], float]) -> None:
+    def __init__(self, world: World, tick: Callable[..., float]) -> None:
         self._w = world
         self._tick = tick
 
@@ -114,7 +114,7 @@ class Channels:
         return tuple(tracks)
 
     def _channels(self, vhost: str, app: str, kind: str) -> list[str]:
-        self._tick()
+        self._tick(vhost, app)
         return [
             name
             for name, live in self._w.streams(vhost, app)
@@ -124,7 +124,7 @@ class Channels:
     def _create_channel(
         self, vhost: str, app: str, name: str, path: str, document: dict[str, Any], **extra: Any
     ) -> None:
-        self._tick()
+        self._tick(vhost, app)
         self._w.running_config(vhost, app)
         if name in self._w.apps[(vhost, app)].streams:
             raise EngineError(EngineResult.EXISTS)
@@ -151,7 +151,7 @@ class Channels:
         self, vhost: str, app: str, stream: str
     ) -> ScheduledChannelInfo | None:
         with self._w.lock:
-            now = self._tick()
+            now = self._tick(vhost, app)
             try:
                 live = self._w.stream_live(vhost, app, stream)
             except EngineError:
@@ -163,7 +163,7 @@ class Channels:
     def update_scheduled_channel(self, vhost: str, app: str, path: str, schedule: Schedule) -> None:
         with self._w.lock:
             self._w.maybe_fail("update_scheduled_channel")
-            self._tick()
+            self._tick(vhost, app)
             live = self._w.stream_live(vhost, app, schedule.stream.name)
             if live.schedule is None:
                 raise missing()
@@ -180,7 +180,7 @@ class Channels:
             self._delete_channel(vhost, app, stream, path, "Schedule")
 
     def _delete_channel(self, vhost: str, app: str, stream: str, path: str, kind: str) -> None:
-        self._tick()
+        self._tick(vhost, app)
         live = self._w.stream_live(vhost, app, stream)
         if (live.schedule if kind == "Schedule" else live.multiplex) is None:
             raise missing()
@@ -190,6 +190,7 @@ class Channels:
             raise failed(str(exc)) from None
         self._w.apps[(vhost, app)].streams.pop(stream, None)
         self._w.lives.pop((vhost, app, stream), None)
+        self._w.touch(vhost, app)
 
     def list_multiplex_channels(self, vhost: str, app: str) -> list[str]:
         with self._w.lock:
@@ -206,7 +207,7 @@ class Channels:
 
     def get_multiplex_channel(self, vhost: str, app: str, name: str) -> MultiplexInfo | None:
         with self._w.lock:
-            self._tick()
+            self._tick(vhost, app)
             try:
                 live = self._w.stream_live(vhost, app, name)
             except EngineError:

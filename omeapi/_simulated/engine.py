@@ -72,6 +72,7 @@ class SimulatedEngine:
         #: every lifecycle call, in order: (operation, vhost, app)
         self.calls = world.calls
         ticker = Clock(world, JobMachine(world))
+        world.catch_up = ticker.catch_up
         self._apps_part = Apps(
             world, live_fields=live_fields, operation_delay=operation_delay, sleep=sleep
         )

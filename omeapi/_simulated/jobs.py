@@ -146,6 +146,25 @@ class JobMachine:
             if record.state in ("stopped", "error") and now - record.finish_time > JOB_RETENTION:
                 del state.records[record_id]
 
+    def next_due(self, vhost: str, app: str, state: AppState, now: float) -> float | None:
+        """When one of the app's jobs next changes state with no call about it (a connect
+        or a stop completing), or None; a job waiting for its stream moves when the stream
+        starts, which touches the app."""
+        due: list[float] = []
+        for push in state.pushes.values():
+            if push.state == "connecting":
+                due.append(push.since + CONNECT_DELAY)
+            elif push.state == "stopping":
+                due.append(push.since + STOP_DELAY)
+        for record in state.records.values():
+            if record.state == "ready":
+                source = self._w.output_stream(vhost, app, record.request.stream.name)
+                if source is not None:
+                    due.append(max(record.since, source[0].stream.created) + CONNECT_DELAY)
+            elif record.state == "stopping":
+                due.append(record.since + STOP_DELAY)
+        return min(due, default=None)
+
     def _advance_push(self, vhost: str, app: str, job: Push, now: float) -> None:
         source = self._w.output_stream(vhost, app, job.request.stream.name)
         while True:
@@ -198,12 +217,12 @@ class JobMachine:
 class Jobs:
     """The push and record operations; ``tick`` brings the simulation up to now."""
 
-    def __init__(self, world: World, tick: Callable[[], float]) -> None:
+    def __init__(self, world: World, tick: Callable[..., float]) -> None:
         self._w = world
         self._tick = tick
 
     def _jobs(self, vhost: str, app: str) -> AppState:
-        self._tick()
+        self._tick(vhost, app)
         state = self._w.app_state(vhost, app)
         if state is None:
             raise missing(f"{vhost}/{app} is not running")
@@ -236,6 +255,7 @@ class Jobs:
             now = self._w.clock()
             job = Push(request, now, since=now)
             state.pushes[request.id] = job
+            self._w.touch(vhost, app)
             # The answer shows the job as created; it moves on at the next tick.
             return self._push_info(vhost, app, job, now)
 
@@ -251,11 +271,12 @@ class Jobs:
                 close_push_session(job, now)
             if job.state not in ("stopping", "stopped", "error"):
                 job.state, job.since = "stopping", now
+            self._w.touch(vhost, app)
             return self._push_info(vhost, app, job, now)
 
     def list_pushes(self, vhost: str, app: str, push_id: str | None) -> list[PushInfo]:
         with self._w.lock:
-            now = self._tick()
+            now = self._tick(vhost, app)
             state = self._w.app_state(vhost, app)
             if state is None:
                 return []
@@ -327,6 +348,7 @@ class Jobs:
                 since=now,
             )
             state.records[request.id] = job
+            self._w.touch(vhost, app)
             return self._record_info(vhost, app, job, now)
 
     def stop_record(self, vhost: str, app: str, record_id: str) -> RecordInfo:
@@ -339,11 +361,12 @@ class Jobs:
             now = self._w.clock()
             if job.state not in ("stopping", "stopped", "error"):
                 job.state, job.since = "stopping", now
+            self._w.touch(vhost, app)
             return self._record_info(vhost, app, job, now)
 
     def list_records(self, vhost: str, app: str, record_id: str | None) -> list[RecordInfo]:
         with self._w.lock:
-            now = self._tick()
+            now = self._tick(vhost, app)
             state = self._w.app_state(vhost, app)
             if state is None:
                 return []

@@ -173,7 +173,28 @@ class World:
         self.app_states: dict[tuple[str, str], AppState] = {}
         self.lives: dict[tuple[str, str, str], Live] = {}
         self.ports = itertools.count(40000)
+        # What the clock needs to advance only what a call asks about (see
+        # :mod:`~omeapi._simulated.clock`):
+        #: apps changed since the last tick (started, restarted, stopped, sessions or jobs)
+        self.dirty: dict[tuple[str, str], None] = {}
+        #: per vhost, its apps with streams or jobs (every other app is idle: nothing flows)
+        self.busy: dict[str, dict[str, None]] = {}
+        #: what each app adds to its vhost's and the server's rates and connections
+        self.added: dict[tuple[str, str], tuple[int, int, dict[str, int]]] = {}
+        #: when an app's jobs next change state by themselves: a heap, and each app's earliest
+        self.due: list[tuple[float, str, str]] = []
+        self.next_due: dict[tuple[str, str], float] = {}
+        #: the names of each app's :attr:`lives` (to drop the ended ones app by app)
+        self.app_lives: dict[tuple[str, str], set[str]] = {}
         self.on_app_start: Callable[[str, str, RunningApp], None] = lambda vhost, app, r: None
+        #: when the clock last ticked, and its catch-up (called under the lock before an
+        #: app's sessions or config change: see ``Clock.catch_up``)
+        self.last_tick = now
+        self.catch_up: Callable[[str, str], None] = lambda vhost, app: None
+
+    def touch(self, vhost: str, app: str) -> None:
+        """Have the next tick advance the app, whatever it asks about (it changed)."""
+        self.dirty[(vhost, app)] = None
 
     # -- injected failures ----------------------------------------------------------------
 
@@ -227,6 +248,7 @@ class World:
                 f"TCP://127.0.0.1:{next(self.ports)}",
             )
             self.lives[key] = live
+            self.app_lives.setdefault((vhost, app), set()).add(stream.name)
         return live
 
     def streams(self, vhost: str, app: str) -> Iterator[tuple[str, Live]]:
@@ -261,6 +283,7 @@ class World:
         """Start an input stream on a running app."""
         stream = SimulatedStream(name, self.clock(), publishers=publishers)
         self.apps[(vhost, app)].streams[name] = stream
+        self.touch(vhost, app)
         live = Live(
             stream,
             source_type,
@@ -270,6 +293,7 @@ class World:
             multiplex=multiplex,
         )
         self.lives[(vhost, app, name)] = live
+        self.app_lives.setdefault((vhost, app), set()).add(name)
         return live
 
     def running_config(self, vhost: str, app: str) -> ApplicationConfig:

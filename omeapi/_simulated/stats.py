@@ -14,13 +14,13 @@ __all__ = ["Stats"]
 class Stats:
     """``metrics`` and ``queue_metrics``; ``tick`` brings the simulation up to now."""
 
-    def __init__(self, world: World, tick: Callable[[], float]) -> None:
+    def __init__(self, world: World, tick: Callable[..., float]) -> None:
         self._w = world
         self._tick = tick
 
     def metrics(self, *scope: str) -> Metrics | None:
         with self._w.lock:
-            now = self._tick()
+            now = self._tick(*scope[:2])
             if not scope:
                 return self._w.server.metrics(now)
             if scope[0] not in self._w.vhosts:
@@ -33,6 +33,9 @@ class Stats:
             if len(scope) == 2:
                 return state.counter.metrics(now)
             live = self._w.lives.get((scope[0], scope[1], scope[2]))
+            stream = self._w.apps[(scope[0], scope[1])].streams.get(scope[2])
+            if live is not None and live.stream is not stream:
+                live = None  # ended (a restart dropped it) and not yet forgotten
             if live is None or live.counter is None:
                 return None
             return live.counter.metrics(now)

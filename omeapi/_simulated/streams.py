@@ -32,7 +32,7 @@ class Streams:
     """The stream operations and the stream test controls; ``tick`` brings the simulation
     up to now."""
 
-    def __init__(self, world: World, tick: Callable[[], float]) -> None:
+    def __init__(self, world: World, tick: Callable[..., float]) -> None:
         self._w = world
         self._tick = tick
 
@@ -43,11 +43,14 @@ class Streams:
         with self._w.lock:
             running = self._w.running(vhost, app)
             running.streams[stream] = SimulatedStream(stream, self._w.clock(), 1, viewers)
+            self._w.touch(vhost, app)
 
     def add_viewers(self, vhost: str, app: str, stream: str, count: int = 1) -> None:
         """Add viewers to a live stream."""
         with self._w.lock:
+            self._w.catch_up(vhost, app)
             self._w.running(vhost, app).streams[stream].viewers += count
+            self._w.touch(vhost, app)
 
     def sessions(self, vhost: str, app: str) -> int:
         """Sessions on an app (0 when it is not running)."""
@@ -79,12 +82,12 @@ class Streams:
 
     def list_streams(self, vhost: str, app: str) -> list[str]:
         with self._w.lock:
-            self._tick()
+            self._tick(vhost, app)
             return [name for name, _ in self._w.streams(vhost, app)]
 
     def get_stream(self, vhost: str, app: str, stream: str) -> StreamInfo | None:
         with self._w.lock:
-            now = self._tick()
+            now = self._tick(vhost, app)
             try:
                 live = self._w.stream_live(vhost, app, stream)
             except EngineError:
@@ -116,7 +119,7 @@ class Streams:
     def create_pull_stream(self, vhost: str, app: str, request: PullRequest) -> None:
         with self._w.lock:
             self._w.maybe_fail("create_pull_stream")
-            self._tick()
+            self._tick(vhost, app)
             self._w.running_config(vhost, app)
             if request.name in self._w.apps[(vhost, app)].streams:
                 raise EngineError(EngineResult.EXISTS)
@@ -131,12 +134,13 @@ class Streams:
     def delete_stream(self, vhost: str, app: str, stream: str) -> None:
         with self._w.lock:
             self._w.maybe_fail("delete_stream")
-            self._tick()
+            self._tick(vhost, app)
             running = self._w.apps.get((vhost, app))
             if running is None or running.streams.pop(stream, None) is None:
                 raise missing()
             self._w.lives.pop((vhost, app, stream), None)
-            self._tick()
+            self._w.touch(vhost, app)
+            self._tick(vhost, app)
 
     # -- HLS dumps, events, subtitles -------------------------------------------------------
 
@@ -144,7 +148,7 @@ class Streams:
         self, vhost: str, app: str, stream: str, output_stream: str, dump_id: str | None
     ) -> list[HlsDump]:
         with self._w.lock:
-            self._tick()
+            self._tick(vhost, app)
             live = self._w.stream_live(vhost, app, stream)
             return [
                 dump

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from omeapi._config import (
     ApplicationConfig,
@@ -27,7 +27,7 @@ from omeapi._stores.base import AuditEntry, Change, Store, StoreConflict, Stored
 from omeapi._stores.memory import MemoryStore
 from omeapi._wire.envelope import dumps
 
-__all__ = ["AppEntry", "Registry", "Snapshot", "VhostEntry"]
+__all__ = ["AppEntry", "Registry", "Snapshot", "VhostEntry", "VhostMap"]
 
 log = logging.getLogger("omeapi")
 
@@ -104,13 +104,115 @@ class VhostEntry:
         return VhostEntry(self.config, apps, self.revision)
 
 
+#: buckets of a :class:`VhostMap` (a power of two): a change copies one bucket, about
+#: ``len / _BUCKETS`` entries, and the tuple of buckets
+_BUCKETS = 256
+#: names per chunk of a :class:`VhostMap`'s listing order
+_CHUNK = 64
+
+
+class VhostMap(Mapping[str, VhostEntry]):
+    """An immutable map of vhost names to entries, in creation order, whose updates
+    (:meth:`set`, :meth:`remove`) return a new map sharing all but the changed parts.
+
+    A change copies one bucket of entries (chosen by a hash of the name) and one chunk of
+    the listing order, so its cost grows with the vhosts divided by the buckets rather than
+    with the vhosts; a snapshot holding the old map never sees the change.  Each name has a
+    sequence number (its place in the order, kept when its entry is replaced); the order is
+    chunks of names by sequence number.
+    """
+
+    __slots__ = ("_buckets", "_chunks", "_len", "_next")
+
+    _buckets: tuple[dict[str, tuple[int, VhostEntry]], ...]
+    _chunks: tuple[tuple[str, ...], ...]
+    _len: int
+    _next: int
+
+    def __init__(self, entries: Mapping[str, VhostEntry] | None = None) -> None:
+        buckets: list[dict[str, tuple[int, VhostEntry]]] = [{} for _ in range(_BUCKETS)]
+        names = list(entries or ())
+        for seq, name in enumerate(names):
+            assert entries is not None
+            buckets[hash(name) & (_BUCKETS - 1)][name] = (seq, entries[name])
+        self._buckets = tuple(buckets)
+        self._chunks = tuple(tuple(names[i : i + _CHUNK]) for i in range(0, len(names), _CHUNK))
+        self._len = len(names)
+        self._next = len(names)
+
+    def _derive(
+        self,
+        index: int,
+        bucket: dict[str, tuple[int, VhostEntry]],
+        chunks: tuple[tuple[str, ...], ...],
+        length: int,
+        next_seq: int,
+    ) -> VhostMap:
+        out = VhostMap.__new__(VhostMap)
+        buckets = list(self._buckets)
+        buckets[index] = bucket
+        out._buckets = tuple(buckets)
+        out._chunks = chunks
+        out._len = length
+        out._next = next_seq
+        return out
+
+    def set(self, name: str, entry: VhostEntry) -> VhostMap:
+        """A map with ``name`` bound to ``entry`` (a new name goes last; a known one keeps
+        its place)."""
+        index = hash(name) & (_BUCKETS - 1)
+        bucket = dict(self._buckets[index])
+        found = bucket.get(name)
+        if found is not None:
+            bucket[name] = (found[0], entry)
+            return self._derive(index, bucket, self._chunks, self._len, self._next)
+        seq = self._next
+        bucket[name] = (seq, entry)
+        at, chunks = seq // _CHUNK, self._chunks
+        if at < len(chunks):
+            chunks = (*chunks[:at], (*chunks[at], name), *chunks[at + 1 :])
+        else:
+            chunks = (*chunks, *((),) * (at - len(chunks)), (name,))
+        return self._derive(index, bucket, chunks, self._len + 1, seq + 1)
+
+    def remove(self, name: str) -> VhostMap:
+        """A map without ``name`` (this map when it has no such name)."""
+        index = hash(name) & (_BUCKETS - 1)
+        found = self._buckets[index].get(name)
+        if found is None:
+            return self
+        bucket = dict(self._buckets[index])
+        del bucket[name]
+        at = found[0] // _CHUNK
+        chunk = tuple(n for n in self._chunks[at] if n != name)
+        chunks = (*self._chunks[:at], chunk, *self._chunks[at + 1 :])
+        return self._derive(index, bucket, chunks, self._len - 1, self._next)
+
+    def __getitem__(self, name: str) -> VhostEntry:
+        return self._buckets[hash(name) & (_BUCKETS - 1)][name][1]
+
+    def get(self, name: str, default: VhostEntry | None = None) -> VhostEntry | None:  # type: ignore[override]
+        found = self._buckets[hash(name) & (_BUCKETS - 1)].get(name)
+        return default if found is None else found[1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._buckets[hash(name) & (_BUCKETS - 1)]
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self._chunks:
+            yield from chunk
+
+    def __len__(self) -> int:
+        return self._len
+
+
 class Snapshot:
     """The whole registry at one moment (never modified)."""
 
     __slots__ = ("_names", "vhosts")
 
-    def __init__(self, vhosts: Mapping[str, VhostEntry]) -> None:
-        self.vhosts = vhosts
+    def __init__(self, vhosts: VhostMap) -> None:
+        self.vhosts: VhostMap = vhosts
         self._names: bytes | None = None
 
     def names_bytes(self) -> bytes:
@@ -151,7 +253,7 @@ class Registry:
         self._declared = frozenset(entries)
         #: what was already warned about (each problem is logged once)
         self._warned: set[object] = set()
-        self._snapshot = Snapshot(entries)
+        self._snapshot = Snapshot(VhostMap(entries))
         #: the store version the snapshot shows
         self._seen = -1
         with self._lock:
@@ -288,19 +390,19 @@ class Registry:
             entry = VhostEntry(
                 vhost, {a.name: AppEntry(a, revision=revision) for a in apps}, revision
             )
-            self._publish({**current, vhost.name: entry})
+            self._publish(current.set(vhost.name, entry))
             return True
 
     def remove_vhost(self, name: str, audit: AuditEntry | None = None) -> None:
         """Remove a vhost and its apps (one store change)."""
         with self._lock:
-            current = dict(self._snapshot.vhosts)
-            entry = current.pop(name, None)
+            current = self._snapshot.vhosts
+            entry = current.get(name)
             if entry is None:
                 return
             if not entry.read_only:
                 self._write(Change(Change.DELETE_VHOST, name, audit=audit))
-            self._publish(current)
+            self._publish(current.remove(name))
 
     def put_app(self, vhost: str, entry: AppEntry, audit: AuditEntry | None = None) -> AppEntry:
         """Add an app, or replace it keeping its place in the order (one store change);
@@ -318,7 +420,7 @@ class Registry:
                 entry = AppEntry(entry.config, dynamic=entry.dynamic, revision=revision)
             apps = dict(owner.apps)
             apps[entry.name] = entry
-            self._publish({**current, vhost: owner.with_apps(apps)})
+            self._publish(current.set(vhost, owner.with_apps(apps)))
             return entry
 
     def remove_app(self, vhost: str, app: str, audit: AuditEntry | None = None) -> None:
@@ -332,7 +434,7 @@ class Registry:
                 self._write(Change(Change.DELETE_APP, vhost, app, audit=audit))
             apps = dict(owner.apps)
             del apps[app]
-            self._publish({**current, vhost: owner.with_apps(apps)})
+            self._publish(current.set(vhost, owner.with_apps(apps)))
 
     def _write(self, change: Change) -> int:
         # Called under the lock.  When the new version directly follows the one shown, no
@@ -343,6 +445,8 @@ class Registry:
             self._seen = version
         return version
 
-    def _publish(self, vhosts: dict[str, VhostEntry]) -> None:
+    def _publish(self, vhosts: Mapping[str, VhostEntry]) -> None:
         # One attribute assignment: readers see the old or the new snapshot, nothing between.
-        self._snapshot = Snapshot(vhosts)
+        # A writer hands a VhostMap derived from the current one (the cost of the change);
+        # a reload hands a whole new mapping.
+        self._snapshot = Snapshot(vhosts if isinstance(vhosts, VhostMap) else VhostMap(vhosts))

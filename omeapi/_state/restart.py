@@ -133,6 +133,9 @@ class RestartCoordinator:
         self._state = threading.Lock()
         #: each app's lifecycle state (an app missing here is ABSENT)
         self._apps: dict[Key, AppState] = {}
+        #: the keys of ``_apps`` by vhost, in the same order (a vhost's apps without a walk
+        #: over every app: creating vhost after vhost stays linear)
+        self._by_vhost: dict[str, dict[str, None]] = {}
         #: the vhosts the engine runs
         self._running_vhosts: dict[str, VirtualHostConfig] = {}
         self._reconciled: Snapshot | None = None
@@ -176,13 +179,32 @@ class RestartCoordinator:
     def _set(self, key: Key, state: AppState) -> None:
         with self._state:
             if state.phase is Phase.ABSENT:
-                self._apps.pop(key, None)
+                self._forget(key)
             else:
-                self._apps[key] = state
+                self._keep(key, state)
+
+    def _keep(self, key: Key, state: AppState) -> None:
+        # Called with ``_state`` held (or before any other thread sees the coordinator).
+        self._apps[key] = state
+        self._by_vhost.setdefault(key[0], {})[key[1]] = None
+
+    def _forget(self, key: Key) -> None:
+        # Called with ``_state`` held.
+        if self._apps.pop(key, None) is not None:
+            apps = self._by_vhost.get(key[0])
+            if apps is not None:
+                apps.pop(key[1], None)
+                if not apps:
+                    del self._by_vhost[key[0]]
 
     def _known(self) -> list[Key]:
         with self._state:
             return list(self._apps)
+
+    def _known_in(self, vhost: str) -> list[Key]:
+        """The keys of ``vhost``'s apps this process knows, in the order of :meth:`_known`."""
+        with self._state:
+            return [(vhost, app) for app in self._by_vhost.get(vhost, ())]
 
     def app_lock(self, vhost: str, app: str) -> threading.Lock:
         """The lock that serialises this process's changes to one app."""
@@ -298,7 +320,7 @@ class RestartCoordinator:
             for entry in self.registry.snapshot.vhosts.values():
                 self._running_vhosts[entry.name] = entry.config
                 for app in entry.apps.values():
-                    self._apps[(entry.name, app.name)] = running(app.config)
+                    self._keep((entry.name, app.name), running(app.config))
         self._reconciled = self.registry.snapshot
 
     # -- following other processes --------------------------------------------------------
@@ -353,7 +375,7 @@ class RestartCoordinator:
         """Stop a vhost the registry no longer has and whatever still runs in it, or with
         ``restart`` one it has with another config (its apps start again later); called
         with ``_vhosts_lock`` held."""
-        for key in [key for key in self._known() if key[0] == name]:
+        for key in self._known_in(name):
             with self.app_lock(*key):
                 if not restart:
                     self._converge(key)
@@ -443,7 +465,7 @@ class RestartCoordinator:
             with self._state:
                 self._running_vhosts[vhost.name] = vhost
                 for app in vhost.applications:
-                    self._apps[(vhost.name, app.name)] = running(app)
+                    self._keep((vhost.name, app.name), running(app))
             return True
 
     def _undo_vhost(self, name: str, apps: Iterable[str]) -> None:
