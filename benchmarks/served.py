@@ -1,8 +1,9 @@
 """Served throughput: omeapi vs the bare-WSGI limit vs Flask + flask-cors, under granian and
 gunicorn, and omeapi's ASGI adapter vs a bare ASGI app under uvicorn and hypercorn, loaded by
-``wrk`` on 127.0.0.1; and the mutation path (PATCH / POST profiles).
+``wrk`` on 127.0.0.1; the mutation path (PATCH / POST profiles); and ``omeapi serve`` with
+2 workers vs 1.
 
-    python -m benchmarks.served [--duration 5] [--rounds 3]
+    python -m benchmarks.served [--duration 5] [--rounds 3] [--only-workers]
         [--servers granian,sync,gthread,uvicorn,hypercorn]
 
 Prints req/s, latency percentiles and the server's CPU time per request per (server, app),
@@ -407,17 +408,91 @@ def mutations(duration: float) -> None:
         print(f"\n4 apps / 1 app: {rows[0][1] / rows[1][1]:.2f}x\n")
 
 
+@contextmanager
+def omeapi_serve(workers: int) -> Iterator[int]:
+    """``omeapi serve`` itself (granian, no store: its private SQLite file) on a free port."""
+    port = free_port()
+    argv = [sys.executable, "-m", "omeapi.cli", "serve", CONFIG, "--address", "127.0.0.1"]
+    argv += ["--port", str(port), "--workers", str(workers)]
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/adapters"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until every worker may answer: the port opens before they boot
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/v1/vhosts", headers={"Authorization": AUTHORIZATION}
+                )
+                with urllib.request.urlopen(request, timeout=1) as response:
+                    response.read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"omeapi serve --workers {workers} did not start") from None
+                time.sleep(0.2)
+        time.sleep(1.0)
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def workers(duration: float, rounds: int) -> str:
+    """``omeapi serve`` (granian) with 2 workers vs 1, measured alternately; the ratio's
+    summary line."""
+    headers = (f"Authorization: {AUTHORIZATION}", f"Origin: {ORIGIN}")
+    print(f"## omeapi serve, granian, 2 workers vs 1 (wrk -t1 -c16, {rounds} rounds)\n")
+    print("wrk runs on the same cores and takes its share of the CPU.\n")
+    print("| workers | req/s (median) | p50 ms | p99 ms |")
+    print("|---|---|---|---|")
+    results: dict[int, list[tuple[float, dict[str, float]]]] = {1: [], 2: []}
+    with omeapi_serve(1) as one, omeapi_serve(2) as two:
+        ports = {1: one, 2: two}
+        for _ in range(rounds):
+            for count, port in ports.items():
+                url = f"http://127.0.0.1:{port}/v1/vhosts"
+                results[count].append(wrk(url, duration, connections=16, headers=headers))
+    medians = {}
+    for count, runs in results.items():
+        rps = statistics.median(r for r, _ in runs)
+        medians[count] = rps
+        p50 = statistics.median(lat.get("p50", 0.0) for _, lat in runs)
+        p99 = statistics.median(lat.get("p99", 0.0) for _, lat in runs)
+        print(f"| {count} | {rps:,.0f} | {p50:.2f} | {p99:.2f} |")
+    rounds_ratio = ", ".join(
+        f"{b[0] / a[0]:.2f}x" for a, b in zip(results[1], results[2], strict=True)
+    )
+    line = f"granian, 2 workers / 1: {medians[2] / medians[1]:.2f}x (per round: {rounds_ratio})"
+    print(f"\n{line}\n")
+    return line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--servers", default="granian,sync,gthread,uvicorn,hypercorn")
     parser.add_argument("--skip-mutations", action="store_true")
+    parser.add_argument("--only-workers", action="store_true", help="just the workers row")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian package 'wrk')")
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
-    summary = throughput(args.servers.split(","), args.duration, args.rounds)
+    if args.only_workers:
+        workers(args.duration, args.rounds)
+        return
+    summary = [workers(args.duration, args.rounds)]
+    summary += throughput(args.servers.split(","), args.duration, args.rounds)
     if not args.skip_mutations:
         mutations(args.duration)
     print("## Ratios\n")

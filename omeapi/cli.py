@@ -1,5 +1,5 @@
 """The ``omeapi`` command: ``omeapi check FILE``, ``omeapi audit [FILE]`` (and
-``omeapi serve`` where installed)."""
+``omeapi serve`` where installed); ``omeapi --version``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from omeapi._config import load_server_config
 from omeapi._config.source import parse_file
 from omeapi._config.versions import describe, newer_elements
 from omeapi._errors import ConfigError
+from omeapi._version import OME_API_VERSION, __version__
 
 __all__ = ["main"]
 
@@ -43,21 +44,49 @@ def _check(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one subcommand per verb)."""
     parser = argparse.ArgumentParser(prog="omeapi", description=__doc__)
+    parser.add_argument("--version", action="version", version=VERSION_TEXT)
     verbs = parser.add_subparsers(dest="verb", required=True)
     check = verbs.add_parser("check", help="validate a Server.xml and print a summary")
     check.add_argument("file", help="path to Server.xml")
     check.set_defaults(run=_check)
     serve = verbs.add_parser("serve", help="serve the API of a Server.xml")
     serve.add_argument("file", nargs="?", default="Server.xml", help="path to Server.xml")
-    serve.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
+    serve.add_argument(
+        "--server",
+        choices=("granian", "gunicorn", "uvicorn", "hypercorn"),
+        default="granian",
+        help="granian or gunicorn (WSGI), uvicorn or hypercorn (the ASGI adapter)",
+    )
     serve.add_argument("--address", help="listen on this address instead of <IP>")
     serve.add_argument("--port", type=int, help="plain HTTP port instead of <Port>")
     serve.add_argument("--tls-port", type=int, help="TLS port instead of <TLSPort>")
     serve.add_argument(
         "--workers",
         type=_positive,
-        default=1,
-        help="worker processes per listener (more than 1 needs a shared store)",
+        default=None,
+        help="worker processes per listener (default: one per CPU); without a store they "
+        "share a private SQLite file removed at exit",
+    )
+    serve.add_argument(
+        "--console",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="PATH",
+        help="serve the web console at /console (or at PATH)",
+    )
+    serve.add_argument(
+        "--access-log",
+        "--log-format",
+        dest="access_log",
+        choices=("text", "json"),
+        help="log one line per request (logger omeapi.access) in this format",
+    )
+    serve.add_argument(
+        "--metrics-path",
+        metavar="PATH",
+        type=_url_path,
+        help="serve Prometheus metrics at PATH (e.g. /metrics) to authenticated requests",
     )
     serve.add_argument("--store", metavar="LOCATION", help=_STORE_HELP)
     serve.set_defaults(run=_serve)
@@ -89,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What ``omeapi --version`` prints.
+VERSION_TEXT = f"omeapi {__version__} (OvenMediaEngine REST API v1, as OME {OME_API_VERSION})"
+
 _STORE_HELP = (
     "the store instead of <Managers><API><Storage>: a SQLite file or directory, "
     "a postgresql:// URL, or 'memory'"
@@ -100,6 +132,12 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
     return value
+
+
+def _url_path(text: str) -> str:
+    if not text.startswith("/"):
+        raise argparse.ArgumentTypeError(f"must be a path starting with '/': {text}")
+    return text
 
 
 def _positive_days(text: str) -> float:

@@ -8,8 +8,8 @@ store; every answer names its worker.  Each request uses a new connection.
 * two workers creating the same vhost at once: one 200, one 409;
 * changes to one app from many workers at once are serialised (no change is lost).
 
-Then ``omeapi serve --workers`` itself: it refuses more than one worker with the in-memory
-store, and serves several with a SQLite store (granian and gunicorn).
+Then ``omeapi serve --workers`` itself serves several with a SQLite store (granian and
+gunicorn); without a store, see test_serve_workers.py.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from servers import free_port, stop, wait_for
 from store_support import STORE_KINDS, fresh_location, server_xml_with_storage
 
 from omeapi._stores.open import open_store
-from omeapi.cli import main
 
 pytest.importorskip("gunicorn")
 
@@ -213,17 +212,6 @@ def test_changes_to_one_app_from_many_workers_are_serialised(served: Served) -> 
 
 
 # -- omeapi serve --workers ---------------------------------------------------------------------
-
-
-def test_serve_refuses_several_workers_with_the_memory_store(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = tmp_path / "Server.xml"
-    config.write_text(SERVER_XML)
-    assert main(["serve", str(config), "--workers", "2", "--port", str(free_port())]) == 1
-    err = capsys.readouterr().err
-    assert "--workers 2 needs a shared store" in err and "<Storage>" in err
-    assert main(["serve", str(config), "--workers", "2", "--store", "memory"]) == 1
 
 
 @pytest.mark.parametrize("server", ["granian", "gunicorn"])

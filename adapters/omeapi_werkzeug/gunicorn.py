@@ -18,6 +18,7 @@ from gunicorn.workers.gthread import ThreadWorker
 from omeapi_werkzeug import WsgiApp, create_app
 from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
 from omeapi_werkzeug.limits import MIN_THREADS, READ_TIMEOUT
+from omeapi_werkzeug.logs import log_requests
 
 __all__ = ["CertificateHolder", "IdleBoundedThreadWorker", "serve_gunicorn"]
 
@@ -90,6 +91,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         holder = self.holder
+        log_requests(self.spec)
 
         def on_api(api: Any) -> None:
             if holder is None:
@@ -105,7 +107,11 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
         return _drop_stalled(
             create_app(
-                self.spec["file"], on_api=on_api, close_unread=True, store=self.spec.get("store")
+                self.spec["file"],
+                on_api=on_api,
+                close_unread=True,
+                store=self.spec.get("store"),
+                **self.spec.get("options", {}),
             )
         )
 

@@ -1,13 +1,18 @@
-"""``omeapi serve``: run the WSGI app the way OME runs its API server.
+"""``omeapi serve``: run the API the way OME runs its API server.
 
 ``<Bind><Managers><API><Port>`` is served as plain HTTP and ``<TLSPort>`` with the
 ``<Managers><Host><TLS>`` certificate, on the ``<Server><IP>`` address, with
 ``<WorkerCount>`` threads.  The default server is granian; ``--server gunicorn`` uses
-gunicorn's threaded worker.  Each listener is one server process holding one ``Api``.
+gunicorn's threaded worker; ``--server uvicorn`` / ``hypercorn`` serve the ASGI adapter.
+Each listener is one server process running ``--workers`` worker processes (one per CPU by
+default), each with its own ``Api``.
 
-``--workers N`` runs N worker processes per listener, each with its own ``Api``; they agree
-only through a shared store (``<Managers><API><Storage>`` or ``--store``), so with the
-in-memory store more than one worker is refused.
+One logical API whatever the listeners and workers: they agree through a shared store
+(``<Managers><API><Storage>`` or ``--store``).  Without one, when more than one process
+serves (or granian serves TLS: a certificate reload replaces its workers), ``serve`` keeps
+the API's state in a private SQLite file in a temporary directory of its own, removed at
+exit, so that it lives exactly as long as the in-memory store would (docs/deployment.md,
+"Workers").
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +33,7 @@ from typing import Any
 from omeapi import ConfigError, ServerConfig, load_server_config, store_location
 from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
 from omeapi_werkzeug.limits import HEADER_TIMEOUT, MIN_THREADS
+from omeapi_werkzeug.logs import log_requests
 
 __all__ = ["Listener", "listeners", "run", "tls_context"]
 
@@ -32,15 +41,50 @@ __all__ = ["Listener", "listeners", "run", "tls_context"]
 EXIT_CONFIG = 1
 EXIT_DISABLED = 2
 
-#: Why several worker processes need a shared store.
-NEEDS_SHARED_STORE = (
-    "omeapi serve: --workers {workers} needs a shared store: with the in-memory store each "
-    "worker process would keep its own vhosts and apps, and answers would depend on which "
-    "worker a request reached. Enable <Managers><API><Storage> (a SQLite file) or pass "
-    "--store PATH|postgresql://..., or use threads (<WorkerCount>) in one process."
-)
+#: The servers ``--server`` may name: WSGI ones run ``omeapi_werkzeug``, ASGI ones
+#: ``omeapi_asgi``.
+WSGI_SERVERS = ("granian", "gunicorn")
+ASGI_SERVERS = ("uvicorn", "hypercorn")
+SERVERS = WSGI_SERVERS + ASGI_SERVERS
+
+#: The private store's directory name starts with this (under the system's temporary one).
+PRIVATE_STORE_PREFIX = "omeapi-serve-"
 
 _ENV_SPEC = "OMEAPI_SERVE_SPEC"
+
+#: Seconds between SIGTERMs to a listener process that has not stopped yet.
+_RESEND = 3.0
+
+
+def default_workers() -> int:
+    """Worker processes per listener when ``--workers`` is not given: one per usable CPU."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def needs_shared_state(server: str, chosen: Sequence[Listener], workers: int) -> bool:
+    """Whether the API's state must live outside a worker's memory: several processes
+    serve, or granian serves TLS (a certificate reload replaces its workers)."""
+    if workers * len(chosen) > 1:
+        return True
+    return server == "granian" and any(listener.tls for listener in chosen)
+
+
+def api_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`~omeapi.open_api` options the serve flags ask for."""
+    options: dict[str, Any] = {}
+    console = getattr(args, "console", None)
+    if console:
+        options["console"] = console
+    access_log = getattr(args, "access_log", None)
+    if access_log:
+        options["access_log"] = access_log
+    metrics_path = getattr(args, "metrics_path", None)
+    if metrics_path:
+        options["metrics_path"] = metrics_path
+    return options
 
 
 class Listener:
@@ -110,6 +154,7 @@ def _spec(args: argparse.Namespace, listener: Listener) -> dict[str, Any]:
         "tls": listener.tls,
         "workers": getattr(args, "workers", 1) or 1,
         "store": getattr(args, "store_location", None),
+        "options": api_options(args),
         # The process that relays certificate reloads between listeners (several of them).
         "relay": getattr(args, "relay", None),
     }
@@ -117,15 +162,29 @@ def _spec(args: argparse.Namespace, listener: Listener) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM / SIGINT; returns the exit status."""
+    if getattr(args, "workers", None) is None:
+        args.workers = default_workers()
+    private: list[str] = []
+    try:
+        return _run(args, private)
+    finally:
+        for directory in private:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, private: list[str]) -> int:
+    server = getattr(args, "server", "granian")
     try:
         config = load_server_config(args.file)
         chosen = listeners(config, address=args.address, port=args.port, tls_port=args.tls_port)
-
-        location = store_location(config, getattr(args, "store", None))
-        workers = getattr(args, "workers", 1) or 1
-        if chosen and workers > 1 and location is None:
-            print(NEEDS_SHARED_STORE.format(workers=workers), file=sys.stderr)
-            return EXIT_CONFIG
+        override = getattr(args, "store", None)
+        location = store_location(config, override)
+        if location is None and chosen and needs_shared_state(server, chosen, args.workers):
+            # The workers and listeners must not diverge: one private SQLite file for all of
+            # them, gone with this process (as the in-memory store's state would be).
+            directory = tempfile.mkdtemp(prefix=PRIVATE_STORE_PREFIX)
+            private.append(directory)
+            location = os.path.join(directory, "omeapi.sqlite3")
         # The workers open the store themselves ("memory": not the config's <Storage>).
         args.store_location = location or "memory"
         if chosen:
@@ -134,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
             # is closed again: the servers fork, and a store connection must not be shared.
             from omeapi import open_api
 
-            open_api(config, store=args.store_location).close()
+            open_api(config, store=args.store_location, **api_options(args)).close()
     except ConfigError as exc:
         print(exc.located(), file=sys.stderr)
         return EXIT_CONFIG
@@ -145,15 +204,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_DISABLED
-    if len(chosen) > 1 and location is None:
-        print(
-            "omeapi serve: warning: each listener is its own process; with the in-memory "
-            "store a change made through one listener is not seen through the other "
-            "(enable <Managers><API><Storage> to share them)",
-            file=sys.stderr,
-        )
     if len(chosen) == 1:
-        return _serve_one(args.server, _spec(args, chosen[0]))
+        return _serve_one(server, _spec(args, chosen[0]))
     return _serve_many(args, chosen)
 
 
@@ -172,12 +224,17 @@ def _serve_many(args: argparse.Namespace, chosen: Sequence[Listener]) -> int:
         for listener in chosen
     ]
 
+    stopping: list[float] = []
+
     def stop(signum: int, frame: object) -> None:
+        stopping.append(time.monotonic())
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
     def relay(signum: int, frame: object) -> None:
+        if args.server not in WSGI_SERVERS:
+            return  # uvicorn and hypercorn stop on SIGHUP (asgi_servers.py)
         for child, listener in zip(children, chosen, strict=True):
             if listener.tls and child.poll() is None:
                 child.send_signal(signal.SIGHUP)
@@ -185,14 +242,21 @@ def _serve_many(args: argparse.Namespace, chosen: Sequence[Listener]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGUSR1, relay)
-    codes = [child.wait() for child in children]
-    return max(codes, default=0)
+    while any(child.poll() is None for child in children):
+        time.sleep(0.2)
+        # granian may miss a SIGTERM that arrives while it is still starting its workers:
+        # until every child has ended, say it again every few seconds.
+        if stopping and time.monotonic() - stopping[-1] >= _RESEND:
+            stop(signal.SIGTERM, None)
+    return max((child.returncode for child in children), default=0)
 
 
 def _serve_one(server: str, spec: dict[str, Any]) -> int:
+    store = spec.get("store")
     print(
         f"omeapi: serving {spec['file']} on {'https' if spec['tls'] else 'http'}://"
-        f"{spec['address']}:{spec['port']} with {server}",
+        f"{spec['address']}:{spec['port']} with {server}, {spec.get('workers', 1)} workers, "
+        f"store {'in memory' if store in (None, 'memory') else store}",
         file=sys.stderr,
         flush=True,
     )
@@ -201,6 +265,10 @@ def _serve_one(server: str, spec: dict[str, Any]) -> int:
             from omeapi_werkzeug.gunicorn import serve_gunicorn
 
             return serve_gunicorn(spec)
+        if server in ASGI_SERVERS:
+            from omeapi_werkzeug.asgi_servers import serve_asgi
+
+            return serve_asgi(server, spec)
         import granian  # noqa: F401  (the default server: say so if it is missing)
     except ImportError as exc:
         print(
@@ -219,6 +287,7 @@ def granian_app() -> Any:
     from omeapi_werkzeug import create_app
 
     spec = json.loads(os.environ[_ENV_SPEC])
+    log_requests(spec)
 
     def on_api(api: Any) -> None:
         if spec["tls"]:
@@ -228,7 +297,13 @@ def granian_app() -> Any:
         else:
             relay_certificate_reloads(api, spec)
 
-    return create_app(spec["file"], on_api=on_api, close_unread=True, store=spec.get("store"))
+    return create_app(
+        spec["file"],
+        on_api=on_api,
+        close_unread=True,
+        store=spec.get("store"),
+        **spec.get("options", {}),
+    )
 
 
 def _serve_granian(spec: dict[str, Any]) -> int:

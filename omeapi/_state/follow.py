@@ -76,7 +76,7 @@ class StoreFollower:
     def sync(self) -> None:
         """Refresh the registry from the store and make the engine run what it shows."""
         try:
-            self.registry.refresh()
+            self.registry.refresh(check=True)
         except StoreError as exc:
             self._warn(exc)
             return

@@ -23,7 +23,15 @@ from omeapi._config import (
     virtual_host_from_json,
 )
 from omeapi._errors import ConfigError
-from omeapi._stores.base import AuditEntry, Change, Store, StoreConflict, StoredVhost, StoreState
+from omeapi._stores.base import (
+    AuditEntry,
+    Change,
+    Generation,
+    Store,
+    StoreConflict,
+    StoredVhost,
+    StoreState,
+)
 from omeapi._stores.memory import MemoryStore
 from omeapi._wire.envelope import dumps
 
@@ -256,6 +264,9 @@ class Registry:
         self._snapshot = Snapshot(VhostMap(entries))
         #: the store version the snapshot shows
         self._seen = -1
+        #: the store's cheap freshness check, if it has one, and its value last seen current
+        self._generation = self.store.generation if isinstance(self.store, Generation) else None
+        self._generation_seen: int | None = None
         with self._lock:
             self._install(self.store.load())
 
@@ -278,19 +289,32 @@ class Registry:
 
     # -- following the store --------------------------------------------------------
 
-    def refresh(self) -> bool:
+    def refresh(self, *, check: bool = False) -> bool:
         """Reload the store if its change counter moved; True if the snapshot changed.
 
-        One cheap :meth:`~omeapi._stores.base.Store.version` call when nothing changed, so it
-        runs before every request.  Raises :class:`~omeapi.StoreError`.
+        It runs before every request.  With a store that has a
+        :class:`~omeapi._stores.base.Generation`, nothing is read while the generation
+        stays as it was (one memory read); otherwise, or when it moved, or with ``check``
+        (the follower's periodic look, a safety net for a change whose generation bump was
+        lost), one :meth:`~omeapi._stores.base.Store.version` call.  Raises
+        :class:`~omeapi.StoreError`.
         """
+        # Read before the store: whatever is committed by then is seen below, so the
+        # generation may be recorded as seen afterwards.
+        generation = self._generation() if self._generation is not None else None
+        if generation is not None and generation == self._generation_seen and not check:
+            return False
         if self.store.version() == self._seen:
+            # A racing thread may record an older generation: that costs one more check.
+            self._generation_seen = generation
             return False
         with self._lock:
             # Another thread may have reloaded (or written) while this one waited.
             if self.store.version() == self._seen:
+                self._generation_seen = generation
                 return False
             state = self.store.load()
+            self._generation_seen = generation
             if state.version == self._seen:
                 return False
             self._install(state)

@@ -41,6 +41,7 @@ __all__ = [
     "AuditRetention",
     "Change",
     "FailureCounter",
+    "Generation",
     "Store",
     "StoreConflict",
     "StoreError",
@@ -222,6 +223,22 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections and files (the store is not used afterwards)."""
+
+
+@runtime_checkable
+class Generation(Protocol):
+    """A store with a cheaper freshness check than :meth:`Store.version` (kept out of
+    :class:`Store` so that an embedder's own store without it still is a store).
+
+    :meth:`generation` is a number that changes, after the commit, whenever a change may
+    have been committed (by any process that can change the store unseen).  A reader that
+    read generation ``g`` *before* reading the store has seen every change until ``g``
+    moves again, so while it stays the same no database read is needed.
+    """
+
+    def generation(self) -> int | None:
+        """The current generation, or None when there is none to trust right now (then
+        read :meth:`Store.version`).  Called on every request: a memory read, no I/O."""
 
 
 class FailureCounter(Protocol):
