@@ -198,17 +198,21 @@ class Api:
         body limit run as :meth:`handle` runs them (the same code, in the same order, with
         the same answers; the 413 names the declared size).  A server calls this before
         reading a declared body, so that a wrong Host, a missing token or an oversized body
-        is answered without waiting for (or buffering) bytes a client may never send.
-        Never raises.
+        is answered without waiting for (or buffering) bytes a client may never send; so is
+        any request to a route that reads no body (answered in full).  Never raises.
         """
         early, cors = self._front(request)
         if early is not None:
             return early
         try:
-            self._route(request)
+            match = self._route(request)
             self._check_declared_size(request.headers.get("content-length"))
         except ApiError as exc:
             return self._respond(request, error(exc), cors, exc.headers)
+        if match is None or not match.route.body:
+            # A route that reads no body is answered without waiting for one: a client may
+            # declare a body (chunks, a length) it never sends.
+            return self.handle(request)
         return None
 
     def _answer(self, request: ApiRequest) -> ApiResponse:

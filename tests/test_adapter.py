@@ -326,6 +326,33 @@ def test_precheck_matches_handle_and_leaves_the_rest_to_it(app: WsgiApp) -> None
         assert early.body == full.body
 
 
+@pytest.mark.parametrize("declared", [{"Transfer-Encoding": "chunked"}, {"Content-Length": "9"}])
+def test_a_route_that_reads_no_body_is_answered_without_one(
+    app: WsgiApp, declared: dict[str, str]
+) -> None:
+    # A client may declare a body it never sends: a GET need not wait for it.
+    headers = {"Host": "localhost", **AUTH, **declared}
+    early = app.api.precheck(ApiRequest.build("GET", "/v1/vhosts", headers))
+    assert early is not None and early.status == 200
+    assert early.body == app.api.handle(ApiRequest.build("GET", "/v1/vhosts", headers)).body
+    environ = environ_for(
+        "GET", "/v1/vhosts", declared.get("Content-Length", ""), authorization=AUTHZ
+    )
+    if "Transfer-Encoding" in declared:
+        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    environ["wsgi.input"] = _NeverRead()
+    assert call_wsgi(app, environ)[0] == "200 OK"
+
+
+class _NeverRead(io.RawIOBase):
+    """A body that must not be read (it would block forever on a real connection)."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise AssertionError("the body was read")
+
+    readline = read  # type: ignore[assignment]
+
+
 def test_a_request_without_a_declared_body_is_not_prechecked(served_app: WsgiApp) -> None:
     environ = environ_for("GET", "/v1/version", "", authorization=AUTHZ)
     environ["wsgi.input_terminated"] = True  # as granian says for every request
