@@ -62,13 +62,13 @@ class _LineRecorder:
             raise _Enough
 
     def end(self, tag: str) -> None:
-        pass
+        """Nothing: only element starts carry the lines looked for."""
 
     def data(self, data: str) -> None:
-        pass
+        """Nothing: text is not needed to find a line."""
 
     def close(self) -> None:
-        pass
+        """Nothing: the lines are read from the recorder itself."""
 
 
 class XmlFile:
@@ -98,7 +98,7 @@ class XmlFile:
             try:
                 parser.feed(self.data)
                 parser.close()
-            except _Enough:
+            except _Enough:  # the line was found: the rest need not be parsed
                 pass
             except (ParseError, DefusedXmlException):
                 return None  # the element came from a partial parse past it (cannot happen)

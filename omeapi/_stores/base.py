@@ -25,14 +25,11 @@ import os
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 from omeapi._errors import StoreConflict, StoreError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "AuditEntry",

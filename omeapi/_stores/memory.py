@@ -166,7 +166,7 @@ class MemoryStore:
             return before - len(self._audit)
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the store lives as long as the process."""
 
     # -- primitives (called under the lock by apply) ------------------------------------
 
