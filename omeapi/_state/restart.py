@@ -509,16 +509,25 @@ class RestartCoordinator:
                         self._set((name, app), ABSENT)
                         stopped.append(app)
                     with self._state:
-                        self.engine.delete_virtual_host(name)
+                        try:
+                            self.engine.delete_virtual_host(name)
+                        except EngineError as exc:
+                            # Not in this process's engine (not reconciled yet): gone as asked.
+                            if exc.result is not EngineResult.NOT_EXISTS:
+                                raise
                         self._running_vhosts.pop(name, None)
                 except EngineError:
                     for app in stopped:
                         if app in entry.apps:
-                            self.registry.remove_app(
-                                name,
-                                app,
-                                self._audit(audit.app_change_summary(Change.DELETE_APP, name, app)),
-                            )
+                            # StoreConflict: deleted elsewhere since the refresh above.
+                            with contextlib.suppress(StoreConflict):
+                                self.registry.remove_app(
+                                    name,
+                                    app,
+                                    self._audit(
+                                        audit.app_change_summary(Change.DELETE_APP, name, app)
+                                    ),
+                                )
                     raise
                 summary = audit.vhost_summary(Change.DELETE_VHOST, name, apps=entry.apps)
                 # StoreConflict: deleted elsewhere meanwhile, so gone as asked.

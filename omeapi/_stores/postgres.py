@@ -8,12 +8,12 @@ and the same guarantees:
   under READ COMMITTED every statement after it sees what earlier writers committed, so
   the precondition check and the write agree.
 * The transaction ends with ``NOTIFY omeapi_changes`` (sent at commit), which every
-  node's follower ``LISTEN``\\s to.  Each notification (and each change made through this
-  object) bumps a process-local *generation*; requests compare it and read the counter
-  (one round trip) only when it moved.  While the ``LISTEN`` connection is down there is
-  no generation and every request reads the counter.  A change made on another machine is
-  therefore seen once its notification arrives (milliseconds; docs/deployment.md,
-  "Workers"), one made through this process at once.
+  node's follower ``LISTEN``\\s to, so that its engine follows other nodes' changes.
+* Requests read the counter (one round trip) before answering, and there is no cheaper
+  *generation* (:class:`~omeapi._stores.base.Generation`): a notification arrives some
+  time after the commit, and a process trusting it would answer from a stale snapshot,
+  or base a change on one, in between.  A change acknowledged by any node is seen by the
+  next request to every node.
 * Cross-process locks are session advisory locks (``pg_advisory_lock``), released by the
   server when the holder's connection ends, so a node that dies leaves none behind.
 * Connections are per thread (and per process); one broken by a database restart is
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -107,10 +106,6 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
         super().__init__(safe_location(dsn), audit_retention)
         self.dsn = dsn
         self.connect_timeout = connect_timeout
-        # next() of an itertools.count is atomic: bumps from several threads are never lost.
-        self._counter = itertools.count(1)
-        self._generation = 0
-        self._listening = False
         try:
             conn = self._conn()
             with conn.transaction():
@@ -171,17 +166,7 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
         return state_of(int(row[0]) if row else 0, vhosts, apps)
 
     def apply(self, change: Change) -> int:
-        version = self.transaction(lambda execute: self._apply(execute, change))
-        self._bump()  # after the commit, like a notification
-        return version
-
-    def _bump(self) -> None:
-        self._generation = next(self._counter)
-
-    def generation(self) -> int | None:
-        """The process-local generation, None while no ``LISTEN`` connection is up (see
-        :class:`~omeapi._stores.base.Generation`)."""
-        return self._generation if self._listening else None
+        return self.transaction(lambda execute: self._apply(execute, change))
 
     def _apply(self, execute: Execute, change: Change) -> int:
         row = execute("UPDATE omeapi_meta SET version = version + 1 RETURNING version").fetchone()
@@ -218,18 +203,11 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
                     self.dsn, autocommit=True, connect_timeout=max(1, int(self.connect_timeout))
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
-                    # Changes may have been missed before: bump, then trust the generation.
-                    self._bump()
-                    self._listening = True
-                    on_change()
+                    on_change()  # changes may have been missed before
                     while not stop.is_set():
                         for _ in conn.notifies(timeout=0.5):
-                            self._bump()
                             on_change()
             except psycopg.Error as exc:
-                self._listening = False
                 log.warning("listening to %s failed (%s); retrying", self.location, exc)
                 stop.wait(1.0)
-            finally:
-                self._listening = False
         return True
