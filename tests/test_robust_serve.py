@@ -38,8 +38,9 @@ pytest.importorskip("granian")
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "robust-token"
 AUTH = "Basic " + base64.b64encode(TOKEN.encode()).decode()
-#: Examples hypothesis sends (each one request on its own connection).
-EXAMPLES = 6000
+#: Examples hypothesis sends (each one request on its own connection); OMEAPI_FUZZ_EXAMPLES
+#: sets another count (a longer local hunt).
+EXAMPLES = int(os.environ.get("OMEAPI_FUZZ_EXAMPLES", "6000"))
 #: Allowed growth of the server's resident memory over the run.
 RSS_BOUND = 40 * 1024 * 1024
 #: Each request is answered, or its connection closed, within this long.
@@ -242,9 +243,9 @@ def requests(draw: st.DrawFn) -> tuple[bytes, bytes, bool]:
     if draw(st.integers(0, 5)) == 0:
         headers.append(("Content-Type", draw(st.sampled_from(["text/plain", "\xff", ""]))))
     body = draw(JSON_BODIES)
-    # Chunked bodies are left out: under granian a chunked POST to a body route can wait for
-    # the client until it closes (docs/deployment.md, "Slow and hostile clients": known gap).
-    framing = draw(st.sampled_from(["length", "length", "none", "huge", "hugeraw"]))
+    framing = draw(
+        st.sampled_from(["length", "length", "chunked", "badchunks", "none", "huge", "hugeraw"])
+    )
     if framing == "huge":  # announced and sent, past the body limit
         body = b"[" * (BODY_LIMIT + 4096)
     if framing in ("length", "huge"):
@@ -254,6 +255,22 @@ def requests(draw: st.DrawFn) -> tuple[bytes, bytes, bool]:
         size = draw(st.sampled_from([1, 7, 4096]))
         chunks = [body[i : i + size] for i in range(0, len(body), size)]
         body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    elif framing == "badchunks":  # complete, but not as RFC 9112 section 7.1 frames chunks
+        headers.append(("Transfer-Encoding", draw(st.sampled_from(["chunked", "Chunked"]))))
+        size = b"%x" % len(body)
+        body = draw(
+            st.sampled_from(
+                [
+                    b"zz\r\n" + body + b"\r\n0\r\n\r\n",  # not hex
+                    b"-" + size + b"\r\n" + body + b"\r\n0\r\n\r\n",
+                    b"f" * 20 + b"\r\n" + body + b"\r\n0\r\n\r\n",  # past 64 bits
+                    size + b"\n" + body + b"\n0\n\n",  # bare LF
+                    size + b";a=b;c\r\n" + body + b"\r\n0\r\n\r\n",  # extensions
+                    size + b"\r\n" + body + b"\r\n0\r\nX-Trailer: 1\r\n\r\n",
+                    size + b"\r\n" + body + b"0\r\n\r\n",  # no CRLF after the data
+                ]
+            )
+        )
     elif framing == "hugeraw":  # no length at all: the bytes are junk after the request
         body = b"x" * (BODY_LIMIT + 4096)
     headers.append(("Connection", "close"))
