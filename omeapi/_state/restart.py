@@ -509,12 +509,9 @@ class RestartCoordinator:
                         self._set((name, app), ABSENT)
                         stopped.append(app)
                     with self._state:
-                        try:
-                            self.engine.delete_virtual_host(name)
-                        except EngineError as exc:
-                            # Not in this process's engine (not reconciled yet): gone as asked.
-                            if exc.result is not EngineResult.NOT_EXISTS:
-                                raise
+                        # NOT_EXISTS propagates too: OME answers 404 for a vhost its
+                        # engine does not know.
+                        self.engine.delete_virtual_host(name)
                         self._running_vhosts.pop(name, None)
                 except EngineError:
                     for app in stopped:
