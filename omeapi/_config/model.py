@@ -18,10 +18,11 @@ import attrs
 from omeapi._config.nodes import Item, JsonValue
 from omeapi._config.schema import Spec
 from omeapi._config.source import XmlFile, make_include, parse_bytes, parse_file
-from omeapi._config.tree import SCHEMA, ErrorFn, JsonReader, XmlReader, spec_at, to_json
+from omeapi._config.tree import SCHEMA, ErrorFn, JsonReader, Previous, XmlReader, spec_at, to_json
 from omeapi._config.values import Port, Substitution, c_stoi
 from omeapi._errors import ConfigError
 from omeapi._messages import EMPTY_TOKEN
+from omeapi._wire.envelope import dumps
 
 __all__ = [
     "ApiBinding",
@@ -49,11 +50,11 @@ def _serialised(value: JsonValue) -> bytes:
     # Configs never change once built, so their JSON is made once (``json_value``, one
     # walk of the tree) and serialised once; `to_json` copies are decoded from these bytes,
     # several times cheaper than walking the tree again.
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=True).encode()
+    return dumps(value)
 
 
-def _tree_json(node: Item) -> dict[str, JsonValue]:
-    out = to_json(node)
+def _tree_json(node: Item, previous: Previous | None = None) -> dict[str, JsonValue]:
+    out = to_json(node, previous)
     assert isinstance(out, dict)  # an app's or profile's item is an object
     return out
 
@@ -194,13 +195,16 @@ class ApplicationConfig:
     node: Item = attrs.field(repr=False)
 
     @classmethod
-    def from_item(cls, item: Item) -> ApplicationConfig:
+    def from_item(cls, item: Item, previous: ApplicationConfig | None = None) -> ApplicationConfig:
+        """The app of ``item``; profiles whose node is one of ``previous``'s are kept (with
+        their JSON made once)."""
         profiles = item.item("OutputProfiles")
+        kept = {id(p.node): p for p in previous.output_profiles} if previous else {}
         return cls(
             str(item.value("Name", "")),
             str(item.value("Type", "")),
             tuple(
-                OutputProfileConfig.from_item(p)
+                kept.get(id(p)) or OutputProfileConfig.from_item(p)
                 for p in (profiles.items("OutputProfile") if profiles else ())
             ),
             item,
@@ -518,11 +522,27 @@ def virtual_host_from_json(
 
 
 def application_from_json(
-    value: Any, *, environ: Mapping[str, str] | None = None
+    value: Any,
+    *,
+    environ: Mapping[str, str] | None = None,
+    previous: ApplicationConfig | None = None,
 ) -> ApplicationConfig:
     """An app from a REST body (``POST …/apps`` item, or a merged PATCH); ``environ`` as for
-    :func:`virtual_host_from_json`."""
-    return ApplicationConfig.from_item(_json_reader(environ).read_root(APP_SPEC, value))
+    :func:`virtual_host_from_json`.
+
+    ``previous`` is the app a merged PATCH started from (``value`` built from its
+    :attr:`~ApplicationConfig.json_value` without changing it): the parts the patch left
+    alone are taken from it instead of being read again, with the same result.
+    """
+    if previous is None:
+        return ApplicationConfig.from_item(_json_reader(environ).read_root(APP_SPEC, value))
+    before = (previous.node, previous.json_value)
+    item = _json_reader(environ).read_root(APP_SPEC, value, before)
+    app = ApplicationConfig.from_item(item, previous)
+    # Seeded from the previous app's JSON, shared where the nodes are (the slot the cached
+    # property would fill on first use).
+    object.__setattr__(app, "json_value", _tree_json(item, before))
+    return app
 
 
 def output_profile_from_json(

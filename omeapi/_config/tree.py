@@ -33,7 +33,10 @@ from omeapi._config.values import (
 )
 from omeapi._errors import ConfigError
 
-__all__ = ["SCHEMA", "JsonReader", "XmlReader", "spec_at", "to_json"]
+__all__ = ["SCHEMA", "JsonReader", "Previous", "XmlReader", "spec_at", "to_json"]
+
+#: An item and its JSON form (``to_json(item)``): what a changed value was derived from.
+Previous = tuple[Item, Any]
 
 #: The root of the schema, ``<Server>``: the table's rows with the checks bound to them.
 SCHEMA = schema.build(merged(ROWS), VALUE_CHECKS, ABSENT_CHECKS, ITEM_CHECKS)
@@ -401,6 +404,10 @@ def _text_of(value: JsonValue) -> str:
     raise ConfigError(f"Could not convert value - from: {kind}, to: string")
 
 
+#: A JSON key's value when the key is absent (None is a value).
+_NONE: Any = object()
+
+
 class JsonReader:
     """Reads REST bodies (already-decoded JSON) into nodes.
 
@@ -413,42 +420,78 @@ class JsonReader:
         self.subst = subst
         self.base_dir = base_dir
 
-    def read_root(self, spec: Spec, value: JsonValue) -> Item:
-        """Read ``value`` as a list element of ``spec`` (a vhost, an app, a profile …)."""
-        return self.read_item(spec, value, spec.json_name, False)
+    def read_root(self, spec: Spec, value: JsonValue, previous: Previous | None = None) -> Item:
+        """Read ``value`` as a list element of ``spec`` (a vhost, an app, a profile …).
 
-    def read_item(self, spec: Spec, value: JsonValue, path: str, parent_optional: bool) -> Item:
-        """Read a JSON object as the item ``spec``."""
+        ``previous`` is ``(item, to_json(item))`` of an item ``value`` was derived from
+        without changing it (a PATCH merge builds new objects along the patch only): where
+        a child of ``value`` *is* the previous JSON's, the previous node is taken as it is
+        instead of being read again (reading ``to_json(item)`` gives ``item`` back).
+        """
+        return self.read_item(spec, value, spec.json_name, False, previous)
+
+    def read_item(
+        self,
+        spec: Spec,
+        value: JsonValue,
+        path: str,
+        parent_optional: bool,
+        previous: Previous | None = None,
+    ) -> Item:
+        """Read a JSON object as the item ``spec`` (``previous`` as for :meth:`read_root`)."""
+        if previous is not None and (value is previous[1] or not isinstance(value, dict)):
+            if value is previous[1]:
+                return previous[0]
+            previous = None
         if isinstance(value, list):
             if spec.omitted_list is None:
                 raise ConfigError(f"{spec.json_name} is not an array")
             value = {spec.omitted_list.json_name: value}
         obj: dict[str, JsonValue] = value if isinstance(value, dict) else {}
-        by_json = spec.by_json
-        for key in sorted(obj):
-            if key != "$" and key not in by_json:
-                raise ConfigError(f"Unknown item found: {path}.{key}")
+        unknown = obj.keys() - spec.by_json.keys()
+        unknown.discard("$")
+        if unknown:  # the first in sorted order, as OME names it
+            raise ConfigError(f"Unknown item found: {path}.{min(unknown)}")
         attributes = obj.get("$")
         fields: dict[str, Node] = {}
+        before_fields: dict[str, Node] = previous[0].fields if previous is not None else {}
+        before_json: dict[str, JsonValue] = previous[1] if previous is not None else {}
         for cs in spec.children:
             if cs.kind is Kind.ATTRIBUTE:
                 if isinstance(attributes, dict) and cs.xml_name in attributes:
                     raw = attributes[cs.xml_name]
                     _store(cs, fields, raw, self._convert(cs, raw))
-                else:
+                elif cs.required or cs.absent_check is not None:
                     _absent(cs, fields, path, parent_optional)
                 continue
-            if cs.json_name not in obj:
-                _absent(cs, fields, path, parent_optional)
+            raw = obj.get(cs.json_name, _NONE)
+            if raw is _NONE:
+                if cs.required or cs.absent_check is not None:
+                    _absent(cs, fields, path, parent_optional)
                 continue
-            raw = obj[cs.json_name]
+            if previous is not None:
+                before = before_fields.get(cs.xml_name)
+                if before is not None:
+                    old_json = before_json.get(cs.json_name, _NONE)
+                    if raw is old_json:
+                        fields[cs.xml_name] = before  # untouched by the change
+                        continue
+                    if type(old_json) is dict and type(before) is Item and not cs.is_list:
+                        fields[cs.xml_name] = self.read_item(
+                            cs,
+                            raw,
+                            f"{path}.{cs.json_name}",
+                            parent_optional or not cs.required,
+                            (before, old_json),
+                        )
+                        continue
             if cs.is_list:
                 if not isinstance(raw, list):
                     raise ConfigError(f"Child {cs.json_name} is not an array")
                 elements = self._list(cs, raw)
                 if elements:
                     fields[cs.xml_name] = elements
-                else:
+                elif cs.required or cs.absent_check is not None:
                     _absent(cs, fields, path, parent_optional)
             elif cs.kind is Kind.ITEM:
                 fields[cs.xml_name] = self.read_item(
@@ -503,8 +546,17 @@ def _node_json(node: Node) -> JsonValue:
     return [_node_json(n) for n in node]
 
 
-def to_json(item: Item) -> JsonValue:
-    """OME's JSON form of an item: present children only, raw values, JSON names."""
+def to_json(item: Item, previous: Previous | None = None) -> JsonValue:
+    """OME's JSON form of an item: present children only, raw values, JSON names.
+
+    With ``previous`` (``(old item, to_json(old item))``), children that *are* the old
+    item's (a reader given the same ``previous`` kept them) share the old JSON's values.
+    """
+    if previous is not None:
+        if item is previous[0]:
+            return previous[1]
+        if isinstance(previous[1], dict) and item.spec.omitted_list is None:
+            return _json_reusing(item, previous[0], previous[1])
     spec = item.spec
     fields = item.fields
     omitted = spec.omitted_list
@@ -520,6 +572,29 @@ def to_json(item: Item) -> JsonValue:
             if attributes is None:
                 attributes = {}
             attributes[name] = _node_json(node)
+        else:
+            out[cs.json_name] = _node_json(node)
+    if attributes is not None:
+        out["$"] = attributes
+    return out
+
+
+def _json_reusing(item: Item, old: Item, old_json: dict[str, JsonValue]) -> JsonValue:
+    out: dict[str, JsonValue] = {}
+    attributes: dict[str, JsonValue] | None = None
+    by_xml = item.spec.by_xml
+    for name, node in item.fields.items():
+        cs = by_xml.get(name)
+        if cs is None:
+            if attributes is None:
+                attributes = {}
+            attributes[name] = _node_json(node)
+            continue
+        before = old.fields.get(name)
+        if node is before and cs.json_name in old_json:
+            out[cs.json_name] = old_json[cs.json_name]
+        elif isinstance(node, Item) and isinstance(before, Item):
+            out[cs.json_name] = to_json(node, (before, old_json.get(cs.json_name)))
         else:
             out[cs.json_name] = _node_json(node)
     if attributes is not None:

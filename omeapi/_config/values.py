@@ -236,7 +236,9 @@ class Substitution:
 
     environ: Mapping[str, str] = attrs.field(factory=lambda: os.environ)
     home: str = ""
-    current_path: str = attrs.field(factory=os.getcwd)
+    #: ``${ome:CurrentPath}``; None: the working directory when substituted (a REST body
+    #: is read with a new instance, and few use it: no system call per body)
+    current_path: str | None = None
     hostname: Callable[[], str] = _hostname
     limit: int = MAX_EXPANSION
     _budget: _Budget = attrs.field(init=False, eq=False, repr=False)
@@ -252,7 +254,9 @@ class Substitution:
         text = _ENV_RE.sub(self._env, text)
         if "${ome:" in text:
             text = self._ome(text, "${ome:Home}", self.home)
-            text = self._ome(text, "${ome:CurrentPath}", self.current_path)
+            if "${ome:CurrentPath}" in text:
+                current = os.getcwd() if self.current_path is None else self.current_path
+                text = self._ome(text, "${ome:CurrentPath}", current)
         return text
 
     def _spend(self, size: int, what: str) -> None:

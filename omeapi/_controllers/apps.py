@@ -136,7 +136,7 @@ def patch_app(call: Call) -> Reply:
         merged = deep_merge(current.json_value, body)
         if merged == current.json_value:
             return current  # a patch that alters nothing: parsing it again gives the same
-        return application_from_json(merged, environ=call.services.config.environ)
+        return application_from_json(merged, environ=call.services.config.environ, previous=current)
 
     with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
         entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)

@@ -66,8 +66,15 @@ _MISSING = object()
 
 
 def _diff(old: Any, new: Any, path: str, secret: bool, out: dict[str, Any]) -> None:
+    # A changed config shares its unchanged parts with the old one: no walk through them.
+    if old is new:
+        return
     if isinstance(old, dict) and isinstance(new, dict):
+        if old == new:
+            return
         for key in [*old, *(k for k in new if k not in old)]:
+            if old.get(key, _MISSING) is new.get(key, _MISSING):
+                continue
             _diff(
                 old.get(key, _MISSING),
                 new.get(key, _MISSING),

@@ -144,10 +144,12 @@ TRANSITIONS: dict[tuple[Step, Outcome], tuple[Target, Step | None]] = {
 
 
 def same(a: ApplicationConfig | None, b: ApplicationConfig | None) -> bool:
-    """Whether two configs are equal (by their serialised JSON, made once per config)."""
+    """Whether two configs are equal: their trees, raw and converted values alike (a
+    changed config shares its unchanged subtrees with the old one, which compare by
+    identity, so this costs the changed part only)."""
     if a is b:
         return True
-    return a is not None and b is not None and a.json_bytes == b.json_bytes
+    return a is not None and b is not None and a.node == b.node
 
 
 def changed_fields(old: ApplicationConfig, new: ApplicationConfig) -> frozenset[str]:

@@ -23,9 +23,13 @@ __all__ = [
 ]
 
 
+# Made once: json.dumps with options builds an encoder per call (encoding keeps no state).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=True).encode
+
+
 def dumps(value: Any) -> bytes:
     """Serialise like OME's JSON writer: compact, keys sorted, ASCII only."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=True).encode()
+    return _ENCODE(value).encode()
 
 
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"

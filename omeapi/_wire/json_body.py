@@ -46,6 +46,10 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Made once: json.loads with options builds a decoder per call (decoding keeps no state).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def parse_json_body(body: bytes) -> Any:
     """A request body as strict JSON (RFC 8259); no body is ``null``.
 
@@ -59,7 +63,7 @@ def parse_json_body(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise msg.JSON_ERROR.error(line=1, column=exc.start + 1, reason="Invalid UTF-8") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         reason = exc.msg
         for python, ours in _JSON_REASONS:
