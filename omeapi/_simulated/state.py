@@ -8,10 +8,12 @@ streams exist; a :class:`Live` per stream keeps what OME would know about it bes
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 
 import attrs
 
@@ -32,6 +34,7 @@ from omeapi._simulated.media import build_outputs, input_tracks
 
 __all__ = [
     "AppState",
+    "CallLog",
     "Live",
     "Push",
     "Record",
@@ -149,6 +152,58 @@ def missing(detail: str = "") -> EngineError:
     return EngineError(EngineResult.NOT_EXISTS, detail)
 
 
+Call = tuple[str, str, str]
+
+
+class CallLog(Sequence[Call]):
+    """The engine's calls as a list that forgets all but the last :attr:`keep`.
+
+    Indexes count every call ever made, so ``log[len(log_before):]`` still gives the
+    calls since a mark; a long-running server keeps a bounded number.
+    """
+
+    keep = 10_000
+
+    def __init__(self) -> None:
+        self._recent: collections.deque[Call] = collections.deque(maxlen=self.keep)
+        self._count = 0
+
+    def append(self, call: Call) -> None:
+        self._recent.append(call)
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Call]:
+        """The calls still kept, oldest first."""
+        return iter(list(self._recent))
+
+    @overload
+    def __getitem__(self, index: int) -> Call: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Call]: ...
+    def __getitem__(self, index: int | slice) -> Call | list[Call]:
+        forgotten = self._count - len(self._recent)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._count)
+            if start < forgotten and start < stop:
+                raise IndexError(f"calls before #{forgotten} are forgotten")
+            return list(self._recent)[start - forgotten : stop - forgotten : step]
+        if index < 0:
+            index += self._count
+        if not forgotten <= index < self._count:
+            raise IndexError(index)
+        return self._recent[index - forgotten]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, CallLog)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class World:
     """The simulation's state and the lookups every part uses (callers hold :attr:`lock`).
 
@@ -164,8 +219,8 @@ class World:
         self.lock = threading.RLock()
         self.vhosts: dict[str, VirtualHostConfig] = {}
         self.apps: dict[tuple[str, str], RunningApp] = {}
-        #: every lifecycle call, in order: (operation, vhost, app)
-        self.calls: list[tuple[str, str, str]] = []
+        #: the lifecycle calls, in order: (operation, vhost, app)
+        self.calls = CallLog()
         self.failures: dict[str, int] = {}
         now = clock()
         self.server = Counter(now)
