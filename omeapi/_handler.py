@@ -177,11 +177,30 @@ class Api:
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """Answer one request.  Never raises."""
+        return self._observed(request, self._answer)
+
+    def body_timed_out(self, request: ApiRequest, seconds: float) -> ApiResponse:
+        """The answer when a server gave up reading ``request``'s body after ``seconds``
+        (408, with the CORS headers any answer carries; ``request`` is the one
+        :meth:`precheck` let through, without its body).  Never raises."""
+
+        def answer(request: ApiRequest) -> ApiResponse:
+            cors = self.cors.headers(
+                request.headers.get("origin"), request.headers.get("access-control-request-headers")
+            )
+            seconds_text = f"{seconds:g}"
+            return self._respond(request, error(msg.BODY_TIMEOUT.error(seconds=seconds_text)), cors)
+
+        return self._observed(request, answer)
+
+    def _observed(
+        self, request: ApiRequest, answer: Callable[[ApiRequest], ApiResponse]
+    ) -> ApiResponse:
         observers = self._observers
         if not observers:
-            return self._answer(request)
+            return answer(request)
         started = time.perf_counter()
-        response = self._answer(request)
+        response = answer(request)
         seconds = time.perf_counter() - started
         for observer in observers:
             try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from omeapi._config import load_server_config
 from omeapi._config.source import parse_file
@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_url_path,
         help="serve Prometheus metrics at PATH (e.g. /metrics) to authenticated requests",
     )
+    serve.add_argument(
+        "--body-timeout",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="answer 408 to a request whose body is still arriving after SECONDS "
+        "(default: 10; granian and gunicorn)",
+    )
     serve.add_argument("--store", metavar="LOCATION", help=_STORE_HELP)
     serve.set_defaults(run=_serve)
     audit = verbs.add_parser("audit", help="print the audit log of the API's store")
@@ -140,14 +148,21 @@ def _url_path(text: str) -> str:
     return text
 
 
-def _positive_days(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of days: {text}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of days: {text}")
-    return value
+def _positive_number(unit: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of {unit}: {text}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a positive number of {unit}: {text}")
+        return value
+
+    return parse
+
+
+_positive_days = _positive_number("days")
+_positive_seconds = _positive_number("seconds")
 
 
 def _audit(args: argparse.Namespace) -> int:

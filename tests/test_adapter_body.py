@@ -7,7 +7,10 @@ length or a transfer coding is not read.  Everything that may carry a body still
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import time
 from typing import Any
 
 import pytest
@@ -86,3 +89,63 @@ def test_the_answer_is_a_list_of_one_buffer() -> None:
     out = app(env, lambda status, headers: seen.append(status))
     assert isinstance(out, list) and len(out) == 1 and isinstance(out[0], bytes)
     assert seen == ["401 Unauthorized"]
+
+
+class TricklingInput(io.BytesIO):
+    """A chunked body as a server hands it over when it arrives in tiny chunks: a few
+    bytes a read, each read taking a while."""
+
+    def __init__(self, body: bytes, per_read: int, seconds: float) -> None:
+        super().__init__(body)
+        self.per_read, self.seconds = per_read, seconds
+
+    def read(self, size: int | None = -1) -> bytes:
+        time.sleep(self.seconds)
+        wanted = self.per_read if size is None or size < 0 else min(size, self.per_read)
+        return super().read(wanted)
+
+
+def body_request(stream: io.BytesIO, **extra: Any) -> dict[str, Any]:
+    return environ(
+        "HTTP/1.1",
+        HTTP_TRANSFER_ENCODING="chunked",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"t").decode(),
+        HTTP_ORIGIN="http://console.example",
+        **{"wsgi.input": stream, "wsgi.input_terminated": True, **extra},
+    )
+
+
+def served(app: WsgiApp, env: dict[str, Any]) -> tuple[str, dict[str, str], Any]:
+    seen: list[Any] = []
+    out = app(env, lambda status, headers: seen.append((status, dict(headers))))
+    return seen[0][0], seen[0][1], json.loads(b"".join(out))
+
+
+def test_a_body_still_arriving_after_the_body_timeout_is_answered_408() -> None:
+    api = open_api(parse_server_xml(SERVER_XML))
+    app = WsgiApp(api, close_unread=True, body_timeout=0.05)
+    trickle = TricklingInput(b'[{"name":"' + b"x" * 5000 + b'"}]', per_read=100, seconds=0.01)
+    status, headers, body = served(app, body_request(trickle))
+    assert status == "408 Request Timeout"
+    assert body == {
+        "message": "[HTTP] Request body was not received within 0.05 seconds (408)",
+        "statusCode": 408,
+    }
+    assert headers["Connection"] == "close"  # the rest of the body is not waited for
+    assert 0 < trickle.tell() < 5000
+    assert api.registry.vhost("x" * 5000) is None
+
+
+def test_a_body_in_time_is_read_whole_in_pieces() -> None:
+    api = open_api(parse_server_xml(SERVER_XML))
+    app = WsgiApp(api, close_unread=True, body_timeout=5)
+    trickle = TricklingInput(b'[{"name":"' + b"v" * 40000 + b'"}]', per_read=20000, seconds=0)
+    status, _, body = served(app, body_request(trickle))
+    assert status == "200 OK", body
+    assert body[0]["response"]["name"] == "v" * 40000
+
+
+def test_without_a_body_timeout_the_body_is_read_at_once() -> None:
+    trickle = TricklingInput(b"[]" * 10, per_read=1000, seconds=0)
+    request = request_from_environ(body_request(trickle), 1024)
+    assert request.body == b"[]" * 10

@@ -43,6 +43,9 @@ AUTH = "Basic " + base64.b64encode(TOKEN.encode()).decode()
 EXAMPLES = int(os.environ.get("OMEAPI_FUZZ_EXAMPLES", "6000"))
 #: Allowed growth of the server's resident memory over the run.
 RSS_BOUND = 40 * 1024 * 1024
+#: The server's --body-timeout: a body of a great many tiny chunks (a second or more of
+#: granian's time) is cut off after it, well within ANSWER_WITHIN.
+BODY_TIMEOUT = 2.0
 #: Each request is answered, or its connection closed, within this long.
 ANSWER_WITHIN = 5.0
 BODY_LIMIT = 1024 * 1024
@@ -125,7 +128,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     log = directory / "stderr.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "omeapi.cli", "serve", str(config), "--server", "granian"],
+            [
+                sys.executable,
+                "-m",
+                "omeapi.cli",
+                "serve",
+                str(config),
+                "--server",
+                "granian",
+                "--body-timeout",
+                str(BODY_TIMEOUT),
+            ],
             env=ENV,
             stdout=subprocess.DEVNULL,
             stderr=err,

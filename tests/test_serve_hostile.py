@@ -281,3 +281,37 @@ def test_granian_replaces_a_killed_worker(tmp_path: Path) -> None:
             normal_client_is_served(port)
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_a_body_of_tiny_chunks_is_cut_off_at_the_body_timeout(server: str, tmp_path: Path) -> None:
+    # 150,000 one-byte chunks: under granian, seconds of decoding (tens of µs a chunk).
+    timeout = 1.0
+    proc, port = start(tmp_path, server, "--body-timeout", str(timeout))
+    try:
+        chunks = b"1\r\n[\r\n" * 150_000 + b"0\r\n\r\n"
+        with connect(port, timeout=timeout + 15) as sock:
+            began = time.monotonic()
+            sock.sendall(
+                f"POST /v1/vhosts HTTP/1.1\r\nHost: localhost\r\nAuthorization: {AUTH}\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n".encode()
+            )
+            with contextlib.suppress(OSError):  # answered and closed before all was sent
+                sock.sendall(chunks)
+            head, body, _ = read_response(sock)
+            took = time.monotonic() - began
+        status = status_of(head)
+        if server == "granian":
+            assert status == 408, (head, body)
+            assert json.loads(body) == {
+                "message": f"[HTTP] Request body was not received within {timeout:g} seconds (408)",
+                "statusCode": 408,
+            }
+        else:  # gunicorn decodes chunks faster: the body may be read whole, and refused
+            assert status in (400, 408), (head, body)
+        assert took < timeout + 5, took
+        normal_client_is_served(port)
+    finally:
+        stop(proc)
+    log = proc.stderr.read().decode() if proc.stderr else ""
+    assert "Traceback" not in log, log

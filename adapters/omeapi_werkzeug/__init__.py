@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ from omeapi import (
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["EnvironHeaders", "WsgiApp", "create_app", "request_from_environ"]
+__all__ = ["BodyTimeout", "EnvironHeaders", "WsgiApp", "create_app", "request_from_environ"]
 
 _REASONS: dict[int, str] = {}
 
@@ -41,12 +42,39 @@ def _status_line(status: int) -> str:
     return line
 
 
-def _read_body(environ: WSGIEnvironment, limit: int) -> bytes:
+#: Bytes asked of the server at a time when the body's time is bounded.
+_PIECE = 16384
+
+
+class BodyTimeout(Exception):
+    """The body did not arrive within its time (see :func:`request_from_environ`)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"request body not received within {seconds:g} s")
+        self.seconds = seconds
+
+
+def _read_body(environ: WSGIEnvironment, limit: int, timeout: float | None) -> bytes:
     # One byte more than the limit is enough to know the body is too large, without
     # reading (or buffering) the rest of it.  Werkzeug's stream stops at CONTENT_LENGTH
     # (or at the end of a chunked body the server has terminated).
     stream = get_input_stream(environ, safe_fallback=True)
-    return stream.read(limit + 1)
+    if timeout is None:
+        return stream.read(limit + 1)
+    # In pieces, the clock looked at after each: a body in a great many tiny chunks costs
+    # a server tens of microseconds a chunk (granian), so a megabyte of them, seconds.
+    deadline = time.monotonic() + timeout
+    pieces: list[bytes] = []
+    left = limit + 1
+    while left > 0:
+        piece = stream.read(min(_PIECE, left))
+        if not piece:
+            break
+        pieces.append(piece)
+        left -= len(piece)
+        if left > 0 and time.monotonic() > deadline:
+            raise BodyTimeout(timeout)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _has_body(environ: WSGIEnvironment) -> bool:
@@ -143,12 +171,17 @@ class EnvironHeaders(Mapping[str, str]):
 
 
 def request_from_environ(
-    environ: WSGIEnvironment, body_limit: int, *, read_body: bool = True
+    environ: WSGIEnvironment,
+    body_limit: int,
+    *,
+    read_body: bool = True,
+    body_timeout: float | None = None,
 ) -> ApiRequest:
     """The core's request for a WSGI ``environ`` (body read up to ``body_limit + 1``).
 
     With ``read_body=False`` the body is left unread (empty): what
-    :meth:`~omeapi.Api.precheck` looks at.
+    :meth:`~omeapi.Api.precheck` looks at.  With ``body_timeout``, a body still arriving
+    after that many seconds raises :class:`BodyTimeout`.
     """
     # PEP 3333 carries the path as latin-1 text of the raw bytes; the bytes are UTF-8.
     # (Werkzeug's get_path_info does the same dance, three times slower on the ASCII
@@ -159,7 +192,7 @@ def request_from_environ(
             path = path.encode("latin-1").decode("utf-8")
     body = b""
     if read_body and _has_body(environ):
-        body = _read_body(environ, body_limit)
+        body = _read_body(environ, body_limit, body_timeout)
     return ApiRequest(
         # Not upper-cased: a server frames the answer by the method it parsed, so `head`
         # answered as HEAD would promise a body it never sends.  The core refuses a
@@ -188,20 +221,36 @@ class WsgiApp:
     is read only when that decides nothing.  With ``close_unread`` such an early answer
     carries ``Connection: close``: PEP 3333 forbids hop-by-hop headers (wsgiref refuses
     them), but granian and gunicorn, which ``omeapi serve`` runs, honour it.
+    ``body_timeout`` bounds the seconds a body may take (408 after them, see
+    :func:`request_from_environ`).
     """
 
-    def __init__(self, api: Api, *, close_unread: bool = False) -> None:
+    def __init__(
+        self, api: Api, *, close_unread: bool = False, body_timeout: float | None = None
+    ) -> None:
         self.api = api
         self._close: tuple[tuple[str, str], ...] = _CLOSE if close_unread else ()
+        self.body_timeout = body_timeout
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         api = self.api
         if _declares_body(environ):
-            early = api.precheck(request_from_environ(environ, 0, read_body=False))
+            headers_only = request_from_environ(environ, 0, read_body=False)
+            early = api.precheck(headers_only)
             if early is not None:
                 start_response(_status_line(early.status), [*early.headers, *self._close])
                 return [early.body]
-        response = api.handle(request_from_environ(environ, api.body_limit))
+            try:
+                request = request_from_environ(
+                    environ, api.body_limit, body_timeout=self.body_timeout
+                )
+            except BodyTimeout as exc:
+                late = api.body_timed_out(headers_only, exc.seconds)
+                start_response(_status_line(late.status), [*late.headers, *self._close])
+                return [late.body]
+            response = api.handle(request)
+        else:
+            response = api.handle(request_from_environ(environ, api.body_limit))
         start_response(_status_line(response.status), list(response.headers))
         # A list, not a tuple: granian sends a list as one buffer and iterates anything else
         # chunk by chunk through a channel (see docs/performance.md).
@@ -215,6 +264,7 @@ def create_app(
     environ: Mapping[str, str] | None = None,
     on_api: Callable[[Api], None] | None = None,
     close_unread: bool = False,
+    body_timeout: float | None = None,
     **options: Any,
 ) -> WsgiApp:
     """A WSGI app serving OME's API for ``config`` (a Server.xml path or a parsed config).
@@ -222,7 +272,8 @@ def create_app(
     ``engine`` defaults to the simulated engine; other keyword ``options`` go to
     :func:`~omeapi.open_api` (``allow_no_auth``, ``body_limit``, ``store`` …).  An already
     built ``Api`` may be passed instead of a config.  ``on_api`` is called with the ``Api``
-    (servers use it to hook certificate reloads).  ``close_unread``: see :class:`WsgiApp`.
+    (servers use it to hook certificate reloads).  ``close_unread`` and ``body_timeout``:
+    see :class:`WsgiApp`.
     """
     if isinstance(config, Api):
         api = config
@@ -240,4 +291,4 @@ def create_app(
     if on_api is not None:
         on_api(api)
     api.start()  # the server owns the follower thread of a shared store
-    return WsgiApp(api, close_unread=close_unread)
+    return WsgiApp(api, close_unread=close_unread, body_timeout=body_timeout)

@@ -17,7 +17,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from omeapi_werkzeug import WsgiApp, create_app
 from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
-from omeapi_werkzeug.limits import MIN_THREADS, READ_TIMEOUT
+from omeapi_werkzeug.limits import BODY_TIMEOUT, MIN_THREADS, READ_TIMEOUT
 from omeapi_werkzeug.logs import log_requests
 
 __all__ = ["CertificateHolder", "IdleBoundedThreadWorker", "serve_gunicorn"]
@@ -110,6 +110,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
                 self.spec["file"],
                 on_api=on_api,
                 close_unread=True,
+                body_timeout=self.spec.get("body_timeout", BODY_TIMEOUT),
                 store=self.spec.get("store"),
                 **self.spec.get("options", {}),
             )

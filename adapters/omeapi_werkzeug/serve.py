@@ -32,7 +32,7 @@ from typing import Any
 
 from omeapi import ConfigError, ServerConfig, load_server_config, store_location
 from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
-from omeapi_werkzeug.limits import HEADER_TIMEOUT, MIN_THREADS
+from omeapi_werkzeug.limits import BODY_TIMEOUT, HEADER_TIMEOUT, MIN_THREADS
 from omeapi_werkzeug.logs import log_requests
 
 __all__ = ["Listener", "listeners", "run", "tls_context"]
@@ -153,6 +153,7 @@ def _spec(args: argparse.Namespace, listener: Listener) -> dict[str, Any]:
         "threads": listener.threads,
         "tls": listener.tls,
         "workers": getattr(args, "workers", 1) or 1,
+        "body_timeout": getattr(args, "body_timeout", None) or BODY_TIMEOUT,
         "store": getattr(args, "store_location", None),
         "options": api_options(args),
         # The process that relays certificate reloads between listeners (several of them).
@@ -301,6 +302,7 @@ def granian_app() -> Any:
         spec["file"],
         on_api=on_api,
         close_unread=True,
+        body_timeout=spec.get("body_timeout", BODY_TIMEOUT),
         store=spec.get("store"),
         **spec.get("options", {}),
     )
