@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Set
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,10 @@ from test_runtime_support import APP, HOST, TOKEN, runtime_xml
 from omeapi import (
     Api,
     ApiRequest,
-    ApplicationConfig,
     EngineError,
     EngineResult,
     NoRuntime,
-    RestartOutcome,
     RuntimeEngine,
-    VirtualHostConfig,
     open_api,
     parse_server_xml,
 )
@@ -152,37 +148,14 @@ def test_every_runtime_method_says_not_there(name: str) -> None:
     assert answer in ([], None), (name, answer)
 
 
-class Mine(NoRuntime):
-    """The same engine as :data:`LIFECYCLE_ONLY`, for the requests below."""
+def _lifecycle_only_engine() -> Any:
+    namespace: dict[str, Any] = {}
+    exec(compile(LIFECYCLE_ONLY, "mine.py", "exec"), namespace)
+    return namespace["Mine"]
 
-    def __init__(self) -> None:
-        self.vhosts: set[str] = set()
-        self.apps: dict[tuple[str, str], ApplicationConfig] = {}
 
-    def create_virtual_host(self, vhost: VirtualHostConfig) -> None:
-        self.vhosts.add(vhost.name)
-
-    def delete_virtual_host(self, name: str) -> None:
-        self.vhosts.discard(name)
-
-    def create_application(self, vhost: str, app: ApplicationConfig) -> None:
-        self.apps[(vhost, app.name)] = app
-
-    def delete_application(self, vhost: str, app: str) -> int:
-        self.apps.pop((vhost, app), None)
-        return 0
-
-    def restart_application(
-        self, vhost: str, old: ApplicationConfig, new: ApplicationConfig
-    ) -> RestartOutcome:
-        self.apps[(vhost, new.name)] = new
-        return RestartOutcome(0)
-
-    def live_fields(self) -> Set[str]:
-        return frozenset()
-
-    def apply_live(self, vhost: str, old: ApplicationConfig, new: ApplicationConfig) -> None:
-        self.apps[(vhost, new.name)] = new
+#: The engine of :data:`LIFECYCLE_ONLY` itself, for the requests below.
+Mine = _lifecycle_only_engine()
 
 
 S = f"{APP}/streams/s1"

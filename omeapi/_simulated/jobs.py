@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from omeapi._engine.features import publisher
 from omeapi._engine.values import (
@@ -28,6 +29,9 @@ from omeapi._engine.values import (
 from omeapi._errors import EngineError, EngineResult
 from omeapi._simulated.media import UNREACHABLE, selected_bitrate, unreachable_host
 from omeapi._simulated.state import AppState, Push, Record, World, missing
+
+Job = TypeVar("Job", Push, Record)
+Info = TypeVar("Info", PushInfo, RecordInfo)
 
 __all__ = ["CONNECT_DELAY", "JOB_RETENTION", "STOP_DELAY", "JobMachine", "Jobs"]
 
@@ -275,15 +279,27 @@ class Jobs:
             return self._push_info(vhost, app, job, now)
 
     def list_pushes(self, vhost: str, app: str, push_id: str | None) -> list[PushInfo]:
+        return self._listed(vhost, app, push_id, lambda state: state.pushes, self._push_info)
+
+    def _listed(
+        self,
+        vhost: str,
+        app: str,
+        wanted: str | None,
+        jobs_of: Callable[[AppState], Mapping[str, Job]],
+        info: Callable[[str, str, Job, float], Info],
+    ) -> list[Info]:
+        """The app's jobs (pushes or records) as ``info`` shows them, after a tick; only
+        the one with id ``wanted`` when given."""
         with self._w.lock:
             now = self._tick(vhost, app)
             state = self._w.app_state(vhost, app)
             if state is None:
                 return []
             return [
-                self._push_info(vhost, app, job, now)
-                for ident, job in state.pushes.items()
-                if push_id is None or ident == push_id
+                info(vhost, app, job, now)
+                for ident, job in jobs_of(state).items()
+                if wanted is None or ident == wanted
             ]
 
     def _record_info(self, vhost: str, app: str, job: Record, now: float) -> RecordInfo:
@@ -365,13 +381,4 @@ class Jobs:
             return self._record_info(vhost, app, job, now)
 
     def list_records(self, vhost: str, app: str, record_id: str | None) -> list[RecordInfo]:
-        with self._w.lock:
-            now = self._tick(vhost, app)
-            state = self._w.app_state(vhost, app)
-            if state is None:
-                return []
-            return [
-                self._record_info(vhost, app, job, now)
-                for ident, job in state.records.items()
-                if record_id is None or ident == record_id
-            ]
+        return self._listed(vhost, app, record_id, lambda state: state.records, self._record_info)
