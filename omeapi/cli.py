@@ -93,8 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_seconds,
         default=None,
         metavar="SECONDS",
-        help="answer 408 to a request whose body is still arriving after SECONDS "
-        "(default: 10; granian and gunicorn)",
+        help="answer 408 to a request whose body is still arriving after SECONDS (default: 10)",
     )
     serve.add_argument("--store", metavar="LOCATION", help=_STORE_HELP)
     serve.set_defaults(run=_serve)

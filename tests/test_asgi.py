@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes
 
+import anyio
 import pytest
 import trustme
 from asgi_support import (
@@ -509,3 +510,41 @@ def test_handle_runs_off_the_loop_in_a_bounded_pool(
 def test_threads_must_be_positive(api: Api) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         AsgiApp(api, threads=0)
+
+
+def test_a_stalled_body_is_cut_off_at_the_body_timeout(api: Api) -> None:
+    app = create_app(api, body_timeout=0.1)
+    scope = http_scope("POST", "/v1/vhosts")
+
+    async def run() -> Answer:
+        answer = Answer()
+        first = [{"type": "http.request", "body": b'[{"name":', "more_body": True}]
+
+        async def receive() -> dict[str, Any]:
+            if first:
+                return first.pop()
+            await anyio.sleep(3600)  # the client sends nothing more, and stays
+            raise AssertionError("not cut off")
+
+        async def send(message: dict[str, Any]) -> None:
+            answer.messages.append(message)
+            if message["type"] == "http.response.start":
+                answer.status = message["status"]
+            elif message["type"] == "http.response.body":
+                answer.body += message.get("body", b"")
+
+        with anyio.fail_after(5):
+            await app(scope, receive, send)
+        return answer
+
+    answer = anyio.run(run)
+    assert answer.status == 408
+    assert json.loads(answer.body) == {
+        "message": "[HTTP] Request body was not received within 0.1 seconds (408)",
+        "statusCode": 408,
+    }
+
+
+def test_without_a_body_timeout_a_slow_body_is_waited_for(api: Api) -> None:
+    answer = call(create_app(api), "POST", "/v1/vhosts", body=b'[{"name":"slowly"}]', chunk=2)
+    assert answer.status == 200

@@ -160,7 +160,8 @@ class AsgiApp:
     lifespan starts or on the first request).  ``threads`` bounds how many requests the
     ``Api`` answers at once (default: ``<Bind><Managers><API><WorkerCount>``, else 4).
     ``on_api`` is called with the ``Api`` once it is built (servers use it to hook
-    certificate reloads: ``api.certificates.subscribe``).
+    certificate reloads: ``api.certificates.subscribe``).  ``body_timeout``: seconds a
+    request's body may take to arrive, stalled or not; then the answer is a 408.
 
     The lifespan starts the ``Api`` (:meth:`~omeapi.Api.start`: the follower of a shared
     store) and closes it at the end (:meth:`~omeapi.Api.close`); an ``Api`` built here is
@@ -173,6 +174,7 @@ class AsgiApp:
         *,
         threads: int | None = None,
         on_api: Callable[[Api], None] | None = None,
+        body_timeout: float | None = None,
     ) -> None:
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
@@ -181,6 +183,7 @@ class AsgiApp:
         self._started = False
         self._threads = threads
         self._on_api = on_api
+        self.body_timeout = body_timeout
         self._lock = threading.Lock()
         # The pool's size is known once the Api is (its <WorkerCount>); it is applied to the
         # limiter on the event loop, which alone may touch it.
@@ -265,7 +268,17 @@ class AsgiApp:
                 await send({"type": "http.response.body", "body": b""})
                 return
         headers = _headers(scope)
-        body = await _read_body(receive, api.body_limit, _declared_length(headers))
+        body: bytes | None = None
+        # A stalled or trickling body holds a coroutine, not a thread; with body_timeout it
+        # is cut off, wherever the read is.
+        with anyio.move_on_after(self.body_timeout) as deadline:
+            body = await _read_body(receive, api.body_limit, _declared_length(headers))
+        if deadline.cancelled_caught:
+            assert self.body_timeout is not None
+            late = api.body_timed_out(_request(scope, headers, b""), self.body_timeout)
+            with contextlib.suppress(OSError):
+                await _send_response(send, late)
+            return
         if body is None:
             return  # the client went away before sending the whole body
         request = _request(scope, headers, body)
@@ -306,6 +319,7 @@ def create_app(
     environ: Mapping[str, str] | None = None,
     on_api: Callable[[Api], None] | None = None,
     threads: int | None = None,
+    body_timeout: float | None = None,
     **options: Any,
 ) -> AsgiApp:
     """An ASGI app serving OME's API for ``config`` (a Server.xml path or a parsed config).
@@ -313,9 +327,10 @@ def create_app(
     ``engine`` defaults to the simulated engine; other keyword ``options`` go to
     :func:`~omeapi.open_api` (``allow_no_auth``, ``body_limit``, ``store`` …), which runs
     when the lifespan starts (or on the first request).  An already built ``Api`` may be
-    passed instead of a config.  ``on_api`` and ``threads``: see :class:`AsgiApp`.
+    passed instead of a config.  ``on_api``, ``threads`` and ``body_timeout``: see
+    :class:`AsgiApp`.
     """
     if isinstance(config, Api):
-        return AsgiApp(config, threads=threads, on_api=on_api)
+        return AsgiApp(config, threads=threads, on_api=on_api, body_timeout=body_timeout)
     build = functools.partial(open_api, config, engine, environ=environ, **options)
-    return AsgiApp(build, threads=threads, on_api=on_api)
+    return AsgiApp(build, threads=threads, on_api=on_api, body_timeout=body_timeout)
