@@ -183,13 +183,21 @@ class Api:
         """The answer when a server gave up reading ``request``'s body after ``seconds``
         (408, with the CORS headers any answer carries; ``request`` is the one
         :meth:`precheck` let through, without its body).  Never raises."""
+        return self._refused(request, msg.BODY_TIMEOUT.error(seconds=f"{seconds:g}"))
 
+    def bodies_busy(self, request: ApiRequest, limit: int) -> ApiResponse:
+        """The answer when a server will not start reading ``request``'s body because
+        ``limit`` bodies are being read already (429 with ``Retry-After``; otherwise as
+        :meth:`body_timed_out`).  Never raises."""
+        return self._refused(request, msg.BODIES_BUSY.error((("Retry-After", "1"),), limit=limit))
+
+    def _refused(self, request: ApiRequest, exc: ApiError) -> ApiResponse:
         def answer(request: ApiRequest) -> ApiResponse:
+            headers = request.headers
             cors = self.cors.headers(
-                request.headers.get("origin"), request.headers.get("access-control-request-headers")
+                headers.get("origin"), headers.get("access-control-request-headers")
             )
-            seconds_text = f"{seconds:g}"
-            return self._respond(request, error(msg.BODY_TIMEOUT.error(seconds=seconds_text)), cors)
+            return self._respond(request, error(exc), cors, exc.headers)
 
         return self._observed(request, answer)
 

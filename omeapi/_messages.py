@@ -27,6 +27,9 @@ CONTROLLER_NOT_FOUND = Message(404, "Controller not found")
 METHOD_NOT_ALLOWED = Message(405, "Method not allowed: {method}")
 BODY_TOO_LARGE = Message(413, "Request body is too large: {size} bytes (limit: {limit} bytes)")
 BODY_TIMEOUT = Message(408, "Request body was not received within {seconds} seconds")
+BODIES_BUSY = Message(
+    429, "Too many request bodies are being received at once (limit: {limit}); try again"
+)
 JSON_ERROR = Message(400, "[JSON] * Line {line}, Column {column}\n  {reason}\n")
 BODY_MUST_BE_ARRAY = Message(400, "Request body must be an array")
 BODY_MUST_BE_OBJECT = Message(400, "Request body must be an object")

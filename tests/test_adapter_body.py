@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
 import time
 from typing import Any
 
@@ -149,3 +150,47 @@ def test_without_a_body_timeout_the_body_is_read_at_once() -> None:
     trickle = TricklingInput(b"[]" * 10, per_read=1000, seconds=0)
     request = request_from_environ(body_request(trickle), 1024)
     assert request.body == b"[]" * 10
+
+
+class StalledInput(io.BytesIO):
+    """A body whose client stops sending: reads block until ``go`` is set."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body)
+        self.started, self.go = threading.Event(), threading.Event()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.started.set()
+        self.go.wait(10)
+        return super().read(size)
+
+
+def test_past_body_readers_a_body_is_refused_429_and_the_rest_still_answered() -> None:
+    api = open_api(parse_server_xml(SERVER_XML))
+    app = WsgiApp(api, close_unread=True, body_readers=1)
+    stalled = StalledInput(b'[{"name":"first"}]')
+    first: list[Any] = []
+    reader = threading.Thread(target=lambda: first.append(served(app, body_request(stalled))))
+    reader.start()
+    try:
+        assert stalled.started.wait(5)
+        status, headers, body = served(app, body_request(io.BytesIO(b'[{"name":"second"}]')))
+        assert status == "429 Too Many Requests"
+        assert headers["Retry-After"] == "1" and headers["Connection"] == "close"
+        assert body == {
+            "message": "[HTTP] Too many request bodies are being received at once "
+            "(limit: 1); try again (429)",
+            "statusCode": 429,
+        }
+        get = environ(
+            "HTTP/1.1",
+            REQUEST_METHOD="GET",
+            HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"t").decode(),
+        )
+        assert served(app, get)[0] == "200 OK"  # no body: not counted
+    finally:
+        stalled.go.set()
+        reader.join(10)
+    assert first[0][0] == "200 OK"
+    # The reader's place is free again.
+    assert served(app, body_request(io.BytesIO(b'[{"name":"third"}]')))[0] == "200 OK"

@@ -315,3 +315,40 @@ def test_a_body_of_tiny_chunks_is_cut_off_at_the_body_timeout(server: str, tmp_p
         stop(proc)
     log = proc.stderr.read().decode() if proc.stderr else ""
     assert "Traceback" not in log, log
+
+
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_stalled_bodies_of_token_holders_cannot_take_every_thread(
+    server: str, tmp_path: Path
+) -> None:
+    from omeapi_werkzeug.limits import body_readers
+
+    readers = body_readers(4)  # the config's <WorkerCount>
+    proc, port = start(tmp_path, server, "--workers", "1")
+    stalled: list[socket.socket] = []
+    try:
+        for _ in range(readers):
+            sock = connect(port, timeout=10)
+            sock.sendall(
+                f"POST /v1/vhosts HTTP/1.1\r\nHost: localhost\r\nAuthorization: {AUTH}\r\n"
+                "Content-Length: 10\r\n\r\n[".encode()
+            )
+            stalled.append(sock)
+        time.sleep(1.0)  # every one of them is being read now
+        with connect(port) as sock:
+            began = time.monotonic()
+            sock.sendall(
+                f"POST /v1/vhosts HTTP/1.1\r\nHost: localhost\r\nAuthorization: {AUTH}\r\n"
+                'Content-Length: 16\r\n\r\n[{"name":"one"}]'.encode()
+            )
+            head, body, _ = read_response(sock)
+        assert status_of(head) == 429, (head, body)
+        assert time.monotonic() - began < 2
+        assert b"Retry-After: 1" in head or b"retry-after: 1" in head
+        normal_client_is_served(port)  # the threads left answer everything else
+    finally:
+        for sock in stalled:
+            sock.close()
+        stop(proc)
+    log = proc.stderr.read().decode() if proc.stderr else ""
+    assert "Traceback" not in log, log

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -222,15 +223,26 @@ class WsgiApp:
     carries ``Connection: close``: PEP 3333 forbids hop-by-hop headers (wsgiref refuses
     them), but granian and gunicorn, which ``omeapi serve`` runs, honour it.
     ``body_timeout`` bounds the seconds a body may take (408 after them, see
-    :func:`request_from_environ`).
+    :func:`request_from_environ`).  ``body_readers`` bounds how many requests of this app
+    read their bodies at once: a body that stops arriving holds its server thread until
+    the client closes (a blocking read cannot be interrupted), so clients holding the
+    token could otherwise take every thread; past the bound the answer is a 429, and the
+    threads left answer everything else.
     """
 
     def __init__(
-        self, api: Api, *, close_unread: bool = False, body_timeout: float | None = None
+        self,
+        api: Api,
+        *,
+        close_unread: bool = False,
+        body_timeout: float | None = None,
+        body_readers: int | None = None,
     ) -> None:
         self.api = api
         self._close: tuple[tuple[str, str], ...] = _CLOSE if close_unread else ()
         self.body_timeout = body_timeout
+        self.body_readers = body_readers
+        self._readers = threading.BoundedSemaphore(body_readers) if body_readers else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         api = self.api
@@ -240,6 +252,12 @@ class WsgiApp:
             if early is not None:
                 start_response(_status_line(early.status), [*early.headers, *self._close])
                 return [early.body]
+            readers = self._readers
+            if readers is not None and not readers.acquire(blocking=False):
+                assert self.body_readers is not None
+                busy = api.bodies_busy(headers_only, self.body_readers)
+                start_response(_status_line(busy.status), [*busy.headers, *self._close])
+                return [busy.body]
             try:
                 request = request_from_environ(
                     environ, api.body_limit, body_timeout=self.body_timeout
@@ -248,6 +266,9 @@ class WsgiApp:
                 late = api.body_timed_out(headers_only, exc.seconds)
                 start_response(_status_line(late.status), [*late.headers, *self._close])
                 return [late.body]
+            finally:
+                if readers is not None:
+                    readers.release()
             response = api.handle(request)
         else:
             response = api.handle(request_from_environ(environ, api.body_limit))
@@ -265,6 +286,7 @@ def create_app(
     on_api: Callable[[Api], None] | None = None,
     close_unread: bool = False,
     body_timeout: float | None = None,
+    body_readers: int | None = None,
     **options: Any,
 ) -> WsgiApp:
     """A WSGI app serving OME's API for ``config`` (a Server.xml path or a parsed config).
@@ -272,8 +294,8 @@ def create_app(
     ``engine`` defaults to the simulated engine; other keyword ``options`` go to
     :func:`~omeapi.open_api` (``allow_no_auth``, ``body_limit``, ``store`` …).  An already
     built ``Api`` may be passed instead of a config.  ``on_api`` is called with the ``Api``
-    (servers use it to hook certificate reloads).  ``close_unread`` and ``body_timeout``:
-    see :class:`WsgiApp`.
+    (servers use it to hook certificate reloads).  ``close_unread``, ``body_timeout`` and
+    ``body_readers``: see :class:`WsgiApp`.
     """
     if isinstance(config, Api):
         api = config
@@ -291,4 +313,6 @@ def create_app(
     if on_api is not None:
         on_api(api)
     api.start()  # the server owns the follower thread of a shared store
-    return WsgiApp(api, close_unread=close_unread, body_timeout=body_timeout)
+    return WsgiApp(
+        api, close_unread=close_unread, body_timeout=body_timeout, body_readers=body_readers
+    )

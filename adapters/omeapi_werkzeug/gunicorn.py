@@ -17,7 +17,13 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from omeapi_werkzeug import WsgiApp, create_app
 from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
-from omeapi_werkzeug.limits import BODY_TIMEOUT, MIN_THREADS, READ_TIMEOUT
+from omeapi_werkzeug.limits import (
+    BODY_TIMEOUT,
+    READ_TIMEOUT,
+    STOP_TIMEOUT,
+    body_readers,
+    threads_for,
+)
 from omeapi_werkzeug.logs import log_requests
 
 __all__ = ["CertificateHolder", "IdleBoundedThreadWorker", "serve_gunicorn"]
@@ -77,7 +83,8 @@ class _Server(BaseApplication):  # type: ignore[misc]
             "bind": [f"{spec['address']}:{spec['port']}"],
             "workers": spec.get("workers", 1),
             "worker_class": "omeapi_werkzeug.gunicorn.IdleBoundedThreadWorker",
-            "threads": max(spec["threads"], MIN_THREADS),
+            "threads": threads_for(spec["threads"]),
+            "graceful_timeout": STOP_TIMEOUT,
             "accesslog": None,
         }
         if spec["tls"]:
@@ -111,6 +118,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
                 on_api=on_api,
                 close_unread=True,
                 body_timeout=self.spec.get("body_timeout", BODY_TIMEOUT),
+                body_readers=body_readers(self.spec["threads"]),
                 store=self.spec.get("store"),
                 **self.spec.get("options", {}),
             )

@@ -32,7 +32,13 @@ from typing import Any
 
 from omeapi import ConfigError, ServerConfig, load_server_config, store_location
 from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
-from omeapi_werkzeug.limits import BODY_TIMEOUT, HEADER_TIMEOUT, MIN_THREADS
+from omeapi_werkzeug.limits import (
+    BODY_TIMEOUT,
+    HEADER_TIMEOUT,
+    STOP_TIMEOUT,
+    body_readers,
+    threads_for,
+)
 from omeapi_werkzeug.logs import log_requests
 
 __all__ = ["Listener", "listeners", "run", "tls_context"]
@@ -303,6 +309,7 @@ def granian_app() -> Any:
         on_api=on_api,
         close_unread=True,
         body_timeout=spec.get("body_timeout", BODY_TIMEOUT),
+        body_readers=body_readers(spec["threads"]),
         store=spec.get("store"),
         **spec.get("options", {}),
     )
@@ -326,11 +333,12 @@ def _serve_granian(spec: dict[str, Any]) -> int:
         workers=spec.get("workers", 1),
         # granian reads headers on its own event loop, but a WSGI body in a blocking
         # thread with no timeout: a client that stalls mid-body holds one (limits.py).
-        blocking_threads=max(spec["threads"], MIN_THREADS),
+        blocking_threads=threads_for(spec["threads"]),
         http1_settings=HTTP1Settings(header_read_timeout=int(HEADER_TIMEOUT * 1000)),
         # A worker that dies is replaced, as gunicorn does; granian's default is to stop
         # the whole server.
         respawn_failed_workers=True,
+        workers_kill_timeout=STOP_TIMEOUT,
         factory=True,
         log_access=False,
         **options,

@@ -509,10 +509,13 @@ class RestartCoordinator:
                         self._set((name, app), ABSENT)
                         stopped.append(app)
                     with self._state:
-                        # NOT_EXISTS propagates too: OME answers 404 for a vhost its
-                        # engine does not know.
-                        self.engine.delete_virtual_host(name)
-                        self._running_vhosts.pop(name, None)
+                        if name in self._running_vhosts:
+                            # NOT_EXISTS propagates: this engine ran the vhost and lost it,
+                            # and OME answers 404 for a vhost its engine does not know.
+                            self.engine.delete_virtual_host(name)
+                            del self._running_vhosts[name]
+                        # Otherwise this process never started it (made by another
+                        # worker, not yet followed here): nothing of it runs to stop.
                 except EngineError:
                     for app in stopped:
                         if app in entry.apps:
