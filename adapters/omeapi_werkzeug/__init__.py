@@ -21,6 +21,7 @@ from werkzeug.wsgi import get_input_stream
 from omeapi import (
     Api,
     ApiRequest,
+    ApiResponse,
     MediaEngine,
     ServerConfig,
     load_server_config,
@@ -75,7 +76,7 @@ def _read_body(environ: WSGIEnvironment, limit: int, timeout: float | None) -> b
         left -= len(piece)
         if left > 0 and time.monotonic() > deadline:
             raise BodyTimeout(timeout)
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    return b"".join(pieces)
 
 
 def _has_body(environ: WSGIEnvironment) -> bool:
@@ -246,33 +247,34 @@ class WsgiApp:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         api = self.api
-        if _declares_body(environ):
-            headers_only = request_from_environ(environ, 0, read_body=False)
-            early = api.precheck(headers_only)
-            if early is not None:
-                start_response(_status_line(early.status), [*early.headers, *self._close])
-                return [early.body]
-            readers = self._readers
-            if readers is not None and not readers.acquire(blocking=False):
-                assert self.body_readers is not None
-                busy = api.bodies_busy(headers_only, self.body_readers)
-                start_response(_status_line(busy.status), [*busy.headers, *self._close])
-                return [busy.body]
-            try:
-                request = request_from_environ(
-                    environ, api.body_limit, body_timeout=self.body_timeout
-                )
-            except BodyTimeout as exc:
-                late = api.body_timed_out(headers_only, exc.seconds)
-                start_response(_status_line(late.status), [*late.headers, *self._close])
-                return [late.body]
-            finally:
-                if readers is not None:
-                    readers.release()
-            response = api.handle(request)
-        else:
-            response = api.handle(request_from_environ(environ, api.body_limit))
-        start_response(_status_line(response.status), list(response.headers))
+        if not _declares_body(environ):
+            request = request_from_environ(environ, api.body_limit)  # HTTP/2 may carry one
+            return self._answer(start_response, api.handle(request))
+        headers_only = request_from_environ(environ, 0, read_body=False)
+        early = api.precheck(headers_only)
+        if early is not None:
+            return self._answer(start_response, early, self._close)
+        readers = self._readers
+        if readers is not None and not readers.acquire(blocking=False):
+            busy = api.bodies_busy(headers_only, self.body_readers or 0)
+            return self._answer(start_response, busy, self._close)
+        try:
+            request = request_from_environ(environ, api.body_limit, body_timeout=self.body_timeout)
+        except BodyTimeout as exc:
+            late = api.body_timed_out(headers_only, exc.seconds)
+            return self._answer(start_response, late, self._close)
+        finally:
+            if readers is not None:
+                readers.release()
+        return self._answer(start_response, api.handle(request))
+
+    @staticmethod
+    def _answer(
+        start_response: StartResponse,
+        response: ApiResponse,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> list[bytes]:
+        start_response(_status_line(response.status), [*response.headers, *extra])
         # A list, not a tuple: granian sends a list as one buffer and iterates anything else
         # chunk by chunk through a channel (see docs/performance.md).
         return [response.body]

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from omeapi_werkzeug.limits import BODY_TIMEOUT, HEADER_TIMEOUT
+from omeapi_werkzeug.limits import HEADER_TIMEOUT
 from omeapi_werkzeug.logs import log_requests
 
 __all__ = ["asgi_app", "serve_asgi"]
@@ -34,7 +34,7 @@ def asgi_app() -> Any:
     return create_app(
         spec["file"],
         store=spec.get("store"),
-        body_timeout=spec.get("body_timeout", BODY_TIMEOUT),
+        body_timeout=spec["body_timeout"],
         **spec.get("options", {}),
     )
 

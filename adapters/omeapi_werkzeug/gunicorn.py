@@ -17,13 +17,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from omeapi_werkzeug import WsgiApp, create_app
 from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
-from omeapi_werkzeug.limits import (
-    BODY_TIMEOUT,
-    READ_TIMEOUT,
-    STOP_TIMEOUT,
-    body_readers,
-    threads_for,
-)
+from omeapi_werkzeug.limits import READ_TIMEOUT, STOP_TIMEOUT, body_readers, threads_for
 from omeapi_werkzeug.logs import log_requests
 
 __all__ = ["CertificateHolder", "IdleBoundedThreadWorker", "serve_gunicorn"]
@@ -117,7 +111,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
                 self.spec["file"],
                 on_api=on_api,
                 close_unread=True,
-                body_timeout=self.spec.get("body_timeout", BODY_TIMEOUT),
+                body_timeout=self.spec["body_timeout"],
                 body_readers=body_readers(self.spec["threads"]),
                 store=self.spec.get("store"),
                 **self.spec.get("options", {}),

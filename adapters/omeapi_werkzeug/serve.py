@@ -308,7 +308,7 @@ def granian_app() -> Any:
         spec["file"],
         on_api=on_api,
         close_unread=True,
-        body_timeout=spec.get("body_timeout", BODY_TIMEOUT),
+        body_timeout=spec["body_timeout"],
         body_readers=body_readers(spec["threads"]),
         store=spec.get("store"),
         **spec.get("options", {}),

@@ -25,6 +25,7 @@ newline, as the regex ``.`` does not).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -302,10 +303,8 @@ def compile_alternatives(alternatives: Iterable[Sequence[str]], guard: str = "")
     if count == 0:
         return _never
     head = f"(?=(?:{guard})\\Z)" if guard else ""
-    try:
+    with contextlib.suppress(re.error, RecursionError, OverflowError):
         return re.compile(head + _emit(root)).fullmatch
-    except (re.error, RecursionError, OverflowError):
-        pass
     # Only a pathological list (nesting beyond the regex compiler's limits) gets here: fall
     # back to one regex per alternative, which is slower but exact.
     singles = [re.compile(head + "".join(atoms)).fullmatch for atoms in _sequences(root)]

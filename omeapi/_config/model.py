@@ -46,13 +46,9 @@ __all__ = [
 SUPPORTED_VERSIONS = (8, 9, 10)
 
 
-def _serialised(value: JsonValue) -> bytes:
-    # Configs never change once built, so their JSON is made once (``json_value``, one
-    # walk of the tree) and serialised once; `to_json` copies are decoded from these bytes,
-    # several times cheaper than walking the tree again.
-    return dumps(value)
-
-
+# Configs never change once built, so their JSON is made once (``json_value``, one walk of
+# the tree) and serialised once (``json_bytes``); ``to_json`` copies are decoded from these
+# bytes, several times cheaper than walking the tree again.
 def _tree_json(node: Item, previous: Previous | None = None) -> dict[str, JsonValue]:
     out = to_json(node, previous)
     assert isinstance(out, dict)  # an app's or profile's item is an object
@@ -171,7 +167,7 @@ class OutputProfileConfig:
     @functools.cached_property
     def json_bytes(self) -> bytes:
         """:meth:`to_json` serialised (compact, keys sorted), computed once."""
-        return _serialised(self.json_value)
+        return dumps(self.json_value)
 
     @functools.cached_property
     def json_value(self) -> dict[str, JsonValue]:
@@ -213,7 +209,7 @@ class ApplicationConfig:
     @functools.cached_property
     def json_bytes(self) -> bytes:
         """:meth:`to_json` serialised (compact, keys sorted), computed once."""
-        return _serialised(self.json_value)
+        return dumps(self.json_value)
 
     @functools.cached_property
     def json_value(self) -> dict[str, JsonValue]:
@@ -273,7 +269,7 @@ class VirtualHostConfig:
     @functools.cached_property
     def json_bytes(self) -> bytes:
         """:meth:`to_json` serialised (compact, keys sorted), computed once."""
-        return _serialised(self.json_value)
+        return dumps(self.json_value)
 
     def to_json(self) -> dict[str, JsonValue]:
         """OME's JSON form of the vhost, without ``applications`` (as GET shows it); a

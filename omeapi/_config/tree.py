@@ -439,10 +439,11 @@ class JsonReader:
         previous: Previous | None = None,
     ) -> Item:
         """Read a JSON object as the item ``spec`` (``previous`` as for :meth:`read_root`)."""
-        if previous is not None and (value is previous[1] or not isinstance(value, dict)):
+        if previous is not None:
             if value is previous[1]:
                 return previous[0]
-            previous = None
+            if not isinstance(value, dict):
+                previous = None  # nothing to line up with the previous item's children
         if isinstance(value, list):
             if spec.omitted_list is None:
                 raise ConfigError(f"{spec.json_name} is not an array")
@@ -552,17 +553,18 @@ def to_json(item: Item, previous: Previous | None = None) -> JsonValue:
     With ``previous`` (``(old item, to_json(old item))``), children that *are* the old
     item's (a reader given the same ``previous`` kept them) share the old JSON's values.
     """
-    if previous is not None:
-        if item is previous[0]:
-            return previous[1]
-        if isinstance(previous[1], dict) and item.spec.omitted_list is None:
-            return _json_reusing(item, previous[0], previous[1])
+    if previous is not None and item is previous[0]:
+        return previous[1]
     spec = item.spec
     fields = item.fields
     omitted = spec.omitted_list
     if omitted is not None:
         node = fields.get(omitted.xml_name)
         return _node_json(node) if node is not None else []
+    old_fields: dict[str, Node] = {}
+    old_json: dict[str, JsonValue] = {}
+    if previous is not None and isinstance(previous[1], dict):
+        old_fields, old_json = previous[0].fields, previous[1]
     out: dict[str, JsonValue] = {}
     attributes: dict[str, JsonValue] | None = None
     by_xml = spec.by_xml
@@ -572,26 +574,11 @@ def to_json(item: Item, previous: Previous | None = None) -> JsonValue:
             if attributes is None:
                 attributes = {}
             attributes[name] = _node_json(node)
-        else:
-            out[cs.json_name] = _node_json(node)
-    if attributes is not None:
-        out["$"] = attributes
-    return out
-
-
-def _json_reusing(item: Item, old: Item, old_json: dict[str, JsonValue]) -> JsonValue:
-    out: dict[str, JsonValue] = {}
-    attributes: dict[str, JsonValue] | None = None
-    by_xml = item.spec.by_xml
-    for name, node in item.fields.items():
-        cs = by_xml.get(name)
-        if cs is None:
-            if attributes is None:
-                attributes = {}
-            attributes[name] = _node_json(node)
             continue
-        before = old.fields.get(name)
-        if node is before and cs.json_name in old_json:
+        before = old_fields.get(name)
+        if before is None:
+            out[cs.json_name] = _node_json(node)
+        elif node is before and cs.json_name in old_json:
             out[cs.json_name] = old_json[cs.json_name]
         elif isinstance(node, Item) and isinstance(before, Item):
             out[cs.json_name] = to_json(node, (before, old_json.get(cs.json_name)))

@@ -10,6 +10,7 @@ under keys named like ``secretKey``, ``accessToken``, ``password``, ``passphrase
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -70,8 +71,6 @@ def _diff(old: Any, new: Any, path: str, secret: bool, out: dict[str, Any]) -> N
     if old is new:
         return
     if isinstance(old, dict) and isinstance(new, dict):
-        if old == new:
-            return
         for key in [*old, *(k for k in new if k not in old)]:
             if old.get(key, _MISSING) is new.get(key, _MISSING):
                 continue
@@ -132,10 +131,8 @@ def parse_since(text: str, now: float | None = None) -> float:
     relative = _RELATIVE.match(text)
     if relative:
         return now - float(relative.group(1)) * _UNITS[relative.group(2).lower()]
-    try:
+    with contextlib.suppress(ValueError):
         return float(text)
-    except ValueError:
-        pass
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
