@@ -150,6 +150,17 @@ def _sum(rows: list[tuple[int, ...]]) -> tuple[int, ...]:
         ("viewers", ("default", "app"), "s1", 1),
     ]
 )
+# A restart catches its app up: the levels above must be settled with it (their
+# lastRecvTime), as after a tick.
+@example(
+    [
+        ("publish", ("default", "bare"), "s1", 0),
+        ("stop push", ("default", "app")),
+        ("advance", 0.25),
+        ("stop push", ("default", "app")),
+        ("restart", ("default", "bare")),
+    ]
+)
 def test_a_scoped_engine_answers_as_one_that_advances_everything(ops: list[Any]) -> None:
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         scoped, reference = _runtime(a), _everything(_runtime(b))

@@ -63,9 +63,7 @@ class Clock:
             self._advance(key, now, vhosts)
         for key in keys:
             w.dirty.pop(key, None)  # touched while advancing (its channels started): done
-        for counter in vhosts.values():
-            counter.settle(now)
-        w.server.settle(now)
+        self._settle(vhosts, now)
         return now
 
     def catch_up(self, vhost: str, app: str) -> None:
@@ -73,7 +71,17 @@ class Clock:
         would have: called before its sessions or config change, so that what flowed at
         the old counts is counted at them."""
         if app in self._w.busy.get(vhost, ()):
-            self._advance((vhost, app), self._w.last_tick, {})
+            now = self._w.last_tick
+            vhosts: dict[str, Counter] = {}
+            self._advance((vhost, app), now, vhosts)
+            # The levels above too, as after a tick: what they show (lastRecvTime …) is
+            # settled from what was just added to them.
+            self._settle(vhosts, now)
+
+    def _settle(self, vhosts: dict[str, Counter], now: float) -> None:
+        for counter in vhosts.values():
+            counter.settle(now)
+        self._w.server.settle(now)
 
     def _advance(self, key: tuple[str, str], now: float, vhosts: dict[str, Counter]) -> None:
         """Recount one app up to ``now``: what it added to the levels above is taken back
