@@ -1,10 +1,11 @@
 """The per-request freshness check of a shared store: ns per ``Registry.refresh()`` when
 nothing changed (the generation read), next to the counter read it replaces.
 
-    python -m benchmarks.freshness [--calls 200000]
+    python -m benchmarks.freshness [--calls 200000] [--postgres URL]
 
-SQLite only (a temporary file); PostgreSQL's check is the same memory read while its
-``LISTEN`` connection is up, against one round trip to the database without it.
+SQLite in a temporary file; with ``--postgres`` also that database (its tables are
+created if missing), whose check is the same memory read while the process listens to
+notifications, against one round trip without it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 
 from omeapi._state.registry import Registry
+from omeapi._stores.base import Store
 from omeapi._stores.sqlite import SqliteStore
 
 
@@ -30,25 +33,44 @@ def per_call(function: Callable[[], object], calls: int) -> float:
     return best
 
 
+def measure(label: str, store: Store, generation: Callable[[], object], calls: int) -> None:
+    registry = Registry(store=store)
+    registry.refresh()
+    rows = [
+        ("generation read (store.generation())", generation, calls),
+        ("Registry.refresh(), nothing changed", registry.refresh, calls),
+        ("counter read it replaces (store.version())", store.version, max(1, calls // 20)),
+    ]
+    for name, function, count in rows:
+        print(f"{label:<10} {name:<46} {per_call(function, count):>9.0f} ns")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200_000)
+    parser.add_argument("--postgres", metavar="URL", help="also measure this PostgreSQL store")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         store = SqliteStore(os.path.join(directory, "bench.sqlite3"))
         try:
-            registry = Registry(store=store)
-            registry.refresh()
-            rows = [
-                ("generation read (store.generation())", store.generation),
-                ("Registry.refresh(), nothing changed", registry.refresh),
-                ("counter read it replaces (store.version())", store.version),
-            ]
-            for name, function in rows:
-                calls = args.calls if function is not store.version else args.calls // 20
-                print(f"{name:<46} {per_call(function, calls):>9.0f} ns")
+            measure("sqlite", store, store.generation, args.calls)
         finally:
             store.close()
+    if args.postgres:
+        from omeapi._stores.postgres import PostgresStore
+
+        postgres = PostgresStore(args.postgres)
+        stop, listening = threading.Event(), threading.Event()
+        listener = threading.Thread(target=postgres.watch, args=(listening.set, stop))
+        listener.start()
+        try:
+            if not listening.wait(10) or postgres.generation() is None:
+                raise SystemExit("the PostgreSQL store did not start listening")
+            measure("postgres", postgres, postgres.generation, args.calls)
+        finally:
+            stop.set()
+            listener.join()
+            postgres.close()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Served throughput: omeapi vs the bare-WSGI limit vs Flask + flask-cors, under granian and
 gunicorn, and omeapi's ASGI adapter vs a bare ASGI app under uvicorn and hypercorn, loaded by
 ``wrk`` on 127.0.0.1; the mutation path (PATCH / POST profiles); and ``omeapi serve`` with
-2 workers vs 1.
+one worker per core vs one, beside OvenMediaEngine's own API server with as many threads
+when ``OME_BIN`` names a locally built binary (left out otherwise).
 
-    python -m benchmarks.served [--duration 5] [--rounds 3] [--only-workers]
-        [--servers granian,sync,gthread,uvicorn,hypercorn]
+    [OME_BIN=/path/to/OvenMediaEngine] python -m benchmarks.served [--duration 5]
+        [--rounds 3] [--only-workers] [--servers granian,sync,gthread,uvicorn,hypercorn]
 
 Prints req/s, latency percentiles and the server's CPU time per request per (server, app),
 measured alternately in rounds, and last the ratios omeapi / limit and omeapi / alternative.
@@ -409,19 +410,18 @@ def mutations(duration: float) -> None:
 
 
 @contextmanager
-def omeapi_serve(workers: int) -> Iterator[int]:
-    """``omeapi serve`` itself (granian, no store: its private SQLite file) on a free port."""
-    port = free_port()
-    argv = [sys.executable, "-m", "omeapi.cli", "serve", CONFIG, "--address", "127.0.0.1"]
-    argv += ["--port", str(port), "--workers", str(workers)]
+def answering(name: str, argv: list[str], port: int, cwd: str = ROOT) -> Iterator[int]:
+    """Run ``argv`` (a server listening on ``port``) in a process group of its own until it
+    answers an authenticated ``GET /v1/vhosts``; stop the group afterwards."""
     proc = subprocess.Popen(
         argv,
-        cwd=ROOT,
+        cwd=cwd,
         env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/adapters"},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    _GROUPS[port] = proc.pid
     try:
         deadline = time.monotonic() + 60
         while True:  # until every worker may answer: the port opens before they boot
@@ -434,47 +434,113 @@ def omeapi_serve(workers: int) -> Iterator[int]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"omeapi serve --workers {workers} did not start") from None
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    said = proc.communicate()[1].decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"{name} did not start:\n{said}") from None
                 time.sleep(0.2)
         time.sleep(1.0)
         yield port
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        _GROUPS.pop(port, None)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
-def workers(duration: float, rounds: int) -> str:
-    """``omeapi serve`` (granian) with 2 workers vs 1, measured alternately; the ratio's
-    summary line."""
-    headers = (f"Authorization: {AUTHORIZATION}", f"Origin: {ORIGIN}")
-    print(f"## omeapi serve, granian, 2 workers vs 1 (wrk -t1 -c16, {rounds} rounds)\n")
-    print("wrk runs on the same cores and takes its share of the CPU.\n")
-    print("| workers | req/s (median) | p50 ms | p99 ms |")
-    print("|---|---|---|---|")
-    results: dict[int, list[tuple[float, dict[str, float]]]] = {1: [], 2: []}
-    with omeapi_serve(1) as one, omeapi_serve(2) as two:
-        ports = {1: one, 2: two}
-        for _ in range(rounds):
-            for count, port in ports.items():
-                url = f"http://127.0.0.1:{port}/v1/vhosts"
-                results[count].append(wrk(url, duration, connections=16, headers=headers))
-    medians = {}
-    for count, runs in results.items():
-        rps = statistics.median(r for r, _ in runs)
-        medians[count] = rps
-        p50 = statistics.median(lat.get("p50", 0.0) for _, lat in runs)
-        p99 = statistics.median(lat.get("p99", 0.0) for _, lat in runs)
-        print(f"| {count} | {rps:,.0f} | {p50:.2f} | {p99:.2f} |")
-    rounds_ratio = ", ".join(
-        f"{b[0] / a[0]:.2f}x" for a, b in zip(results[1], results[2], strict=True)
+@contextmanager
+def omeapi_serve(workers: int) -> Iterator[int]:
+    """``omeapi serve`` itself (granian, no store: its private SQLite file) on a free port."""
+    port = free_port()
+    argv = [sys.executable, "-m", "omeapi.cli", "serve", CONFIG, "--address", "127.0.0.1"]
+    argv += ["--port", str(port), "--workers", str(workers)]
+    with answering(f"omeapi serve --workers {workers}", argv, port) as port:
+        yield port
+
+
+@contextmanager
+def ome(binary: str, threads: int) -> Iterator[int]:
+    """OvenMediaEngine itself (``binary``, run as ``binary -c <dir>``) serving the benchmark's
+    Server.xml, with ``threads`` API worker threads (``<Bind><Managers><API><WorkerCount>``),
+    on a free port."""
+    port = free_port()
+    with open(CONFIG, encoding="utf-8") as fh:
+        config = fh.read()
+    config, ports = re.subn(r"<Port>\d+</Port>", f"<Port>{port}</Port>", config, count=1)
+    config, counts = re.subn(
+        r"<WorkerCount>\d+</WorkerCount>", f"<WorkerCount>{threads}</WorkerCount>", config, count=1
     )
-    line = f"granian, 2 workers / 1: {medians[2] / medians[1]:.2f}x (per round: {rounds_ratio})"
-    print(f"\n{line}\n")
-    return line
+    assert ports == counts == 1, "benchmarks/Server.xml lost its API <Port> or <WorkerCount>"
+    with tempfile.TemporaryDirectory(prefix="ome-bench-") as directory:
+        with open(os.path.join(directory, "Server.xml"), "w", encoding="utf-8") as fh:
+            fh.write(config)
+        with open(os.path.join(directory, "Logger.xml"), "w", encoding="utf-8") as fh:
+            fh.write(
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Logger version="2">'
+                f'<Path>{directory}/logs</Path><Tag name=".*" level="warn"/></Logger>\n'
+            )
+        argv = [os.path.abspath(binary), "-c", directory]
+        with answering(f"OvenMediaEngine ({binary})", argv, port, cwd=directory) as port:
+            yield port
+
+
+def workers(duration: float, rounds: int) -> list[str]:
+    """``omeapi serve`` (granian) with one worker per core vs one, and OvenMediaEngine with
+    as many API threads when ``$OME_BIN`` names a binary, measured alternately; the summary
+    lines (ratios of the medians)."""
+    cores = max(2, os.cpu_count() or 1)
+    binary = os.environ.get("OME_BIN", "")
+    headers = (f"Authorization: {AUTHORIZATION}", f"Origin: {ORIGIN}")
+    print(f"## GET /v1/vhosts on every core (wrk -t1 -c16, {rounds} rounds x {duration}s)\n")
+    print("wrk runs on the same cores and takes its share of the CPU.")
+    if not binary:
+        print("OvenMediaEngine left out: set OME_BIN to a locally built binary to include it.")
+    print("\n| server | req/s (median) | server CPU µs a request | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|---:|")
+    names = {"one": "omeapi serve, 1 worker", "all": f"omeapi serve, {cores} workers"}
+    results: dict[str, list[Run]] = {"one": [], "all": []}
+    with contextlib.ExitStack() as stack:
+        ports = {
+            "one": stack.enter_context(omeapi_serve(1)),
+            "all": stack.enter_context(omeapi_serve(cores)),
+        }
+        if binary:
+            names["ome"] = f"OvenMediaEngine, {cores} API threads"
+            results["ome"] = []
+            ports["ome"] = stack.enter_context(ome(binary, cores))
+        for _ in range(rounds):
+            for key, port in ports.items():
+                url = f"http://127.0.0.1:{port}/v1/vhosts"
+                results[key].append(wrk_run(url, duration, connections=16, headers=headers))
+    medians = {}
+    for key, runs in results.items():
+        medians[key] = rps = statistics.median(r.rps for r in runs)
+        cpu = statistics.median(r.cpu_us for r in runs)
+        p50 = statistics.median(r.latency.get("p50", 0.0) for r in runs)
+        p99 = statistics.median(r.latency.get("p99", 0.0) for r in runs)
+        print(f"| {names[key]} | {rps:,.0f} | {cpu:.1f} | {p50:.2f} | {p99:.2f} |")
+
+    def ratio(top: str, bottom: str) -> str:
+        rounds_ratio = ", ".join(
+            f"{a.rps / b.rps:.2f}x" for a, b in zip(results[top], results[bottom], strict=True)
+        )
+        return f"{medians[top] / medians[bottom]:.2f}x (per round: {rounds_ratio})"
+
+    lines = [f"granian, {cores} workers / 1: {ratio('all', 'one')}"]
+    if binary:
+        lines.append(
+            f"omeapi {cores} workers / OvenMediaEngine {cores} threads: {ratio('all', 'ome')}"
+        )
+    print()
+    for line in lines:
+        print(line)
+    print()
+    return lines
 
 
 def main() -> None:
@@ -491,7 +557,7 @@ def main() -> None:
     if args.only_workers:
         workers(args.duration, args.rounds)
         return
-    summary = [workers(args.duration, args.rounds)]
+    summary = workers(args.duration, args.rounds)
     summary += throughput(args.servers.split(","), args.duration, args.rounds)
     if not args.skip_mutations:
         mutations(args.duration)

@@ -17,7 +17,7 @@ CORE = Path(__file__).resolve().parent.parent / "omeapi"
 
 #: package → its modules, lowest layer first
 LAYERS = {
-    "_stores": ["base", "memory", "sql", "sqlite", "postgres", "open"],
+    "_stores": ["base", "generation", "memory", "sql", "sqlite", "postgres", "open"],
     "_simulated": [
         "media",
         "counters",

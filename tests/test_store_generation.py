@@ -1,17 +1,23 @@
 """The cheap freshness check: a shared store's generation, read on every request instead of
 the database (docs/deployment.md, "Workers").
 
-Two store objects on one SQLite file stand for two processes (the generation file is mapped
-shared, so they see each other's bumps as processes do); a spy counts the database reads.
+Two store objects on one SQLite file (or PostgreSQL database) stand for two processes (the
+generation file is mapped shared, so they see each other's bumps as processes do); a spy
+counts the database reads.
 Several real worker processes are tested in test_serve_workers.py.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from store_support import fresh_location
 
 from omeapi._state.registry import Registry
 from omeapi._stores.base import Change, Generation
@@ -108,11 +114,86 @@ def test_a_closed_store_has_no_generation(tmp_path: Path) -> None:
     assert store.generation() is None
 
 
-def test_postgres_has_no_generation_to_trust() -> None:
-    # Notifications arrive after the commit: a generation bumped by them would let a node
-    # answer from (or write on) a stale snapshot meanwhile, so every request reads the
-    # counter (test_store.py checks the visibility against a real server).
+@pytest.fixture
+def postgres_pair(tmp_path: Path) -> Any:
+    """Two PostgreSQL store objects on one database, as two workers of one machine; the
+    reader listens to notifications, as a served worker's follower does."""
     postgres = pytest.importorskip("omeapi._stores.postgres")
-    store = object.__new__(postgres.PostgresStore)  # no database needed
-    assert not isinstance(store, Generation)
-    assert isinstance(SqliteStore.__new__(SqliteStore), Generation)
+    location = fresh_location("postgres", tmp_path)
+    dsn = next(location)
+
+    class CountingPostgres(postgres.PostgresStore):  # type: ignore[misc, name-defined]
+        reads = 0
+
+        def version(self) -> int:
+            self.reads += 1
+            return int(super().version())
+
+    writer, reader = postgres.PostgresStore(dsn), CountingPostgres(dsn)
+    stop, notified = threading.Event(), threading.Event()
+    assert reader.generation() is None  # not listening yet: nothing to trust
+    listener = threading.Thread(target=reader.watch, args=(notified.set, stop), daemon=True)
+    listener.start()
+    assert wait_for(lambda: reader.generation() is not None)
+    yield writer, reader, notified
+    stop.set()
+    listener.join(5)
+    writer.close()
+    reader.close()
+    assert reader.generation() is None
+    with contextlib.suppress(StopIteration):
+        next(location)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_postgres_workers_of_one_machine_see_a_change_at_their_next_request(
+    postgres_pair: Any,
+) -> None:
+    writer, reader, _ = postgres_pair
+    registry = Registry(store=reader)
+    registry.refresh()
+    reads = reader.reads
+    for _ in range(100):
+        assert registry.refresh() is False
+    assert reader.reads == reads  # one memory read a request, no round trip
+
+    writer.apply(vhost("seen"))  # bumped before it is answered: no notification awaited
+    assert registry.refresh() is True
+    assert registry.vhost("seen") is not None
+
+
+def test_postgres_changes_of_another_machine_arrive_by_notification(
+    postgres_pair: Any,
+) -> None:
+    writer, reader, notified = postgres_pair
+    registry = Registry(store=reader)
+    registry.refresh()
+    writer._generation = None  # another machine: its bump does not reach this one
+    notified.clear()
+    writer.apply(vhost("far"))
+    assert notified.wait(10)
+    assert registry.refresh() is True  # the listener bumped this machine's generation
+    assert registry.vhost("far") is not None
+
+
+def test_a_change_starts_from_the_database_not_from_the_generation(
+    postgres_pair: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer, reader, _ = postgres_pair
+    registry = Registry(store=reader)
+    registry.refresh()
+    # A change whose notification has not arrived yet: the generation did not move.
+    monkeypatch.setattr(writer, "_bump", lambda: None)
+    monkeypatch.setattr(reader, "_bump", lambda: None)
+    writer.apply(vhost("racing"))
+    assert registry.refresh() is False  # a read may answer from before it, for now ...
+    assert registry.refresh(check=True) is True  # ... the base of a change may not
+    assert registry.vhost("racing") is not None

@@ -27,7 +27,8 @@ class StoreFollower:
 
     ``interval`` is how often a store that cannot push is polled; a store that pushes is
     still checked every ``safety_interval`` seconds, in case a notification was lost
-    while its connection was down.
+    while its connection was down (or the connection died unnoticed, with the generation
+    it feeds no longer moving).
     """
 
     def __init__(
@@ -36,7 +37,7 @@ class StoreFollower:
         coordinator: RestartCoordinator,
         *,
         interval: float = 0.25,
-        safety_interval: float = 5.0,
+        safety_interval: float = 1.0,
     ) -> None:
         self.registry = registry
         self.coordinator = coordinator

@@ -294,9 +294,10 @@ class Registry:
 
         It runs before every request.  With a store that has a
         :class:`~omeapi._stores.base.Generation`, nothing is read while the generation
-        stays as it was (one memory read); otherwise, or when it moved, or with ``check``
-        (the follower's periodic look, a safety net for a change whose generation bump was
-        lost), one :meth:`~omeapi._stores.base.Store.version` call.  Raises
+        stays as it was (one memory read); otherwise, or when it moved, or with ``check``,
+        one :meth:`~omeapi._stores.base.Store.version` call.  ``check`` is for what must
+        not trust a generation: the base of a change (a generation fed by notifications
+        lags the commit) and the follower's periodic look (a bump may be lost).  Raises
         :class:`~omeapi.StoreError`.
         """
         # Read before the store: whatever is committed by then is seen below, so the

@@ -433,7 +433,7 @@ class RestartCoordinator:
         and :class:`EngineError` propagates.
         """
         with self._vhosts_lock, self.store.lock(_VHOSTS_LOCK):
-            self.registry.refresh()
+            self.registry.refresh(check=True)
             if self.registry.vhost(vhost.name) is not None:
                 return False
             self._drop_vhost(vhost.name)  # still running here after a delete elsewhere
@@ -486,7 +486,7 @@ class RestartCoordinator:
         own change) and :class:`EngineError` propagates.
         """
         with self._vhosts_lock, self.store.lock(_VHOSTS_LOCK):
-            self.registry.refresh()
+            self.registry.refresh(check=True)
             entry = self.registry.vhost(name)
             if entry is None:
                 raise EngineError(EngineResult.NOT_EXISTS)
@@ -540,7 +540,7 @@ class RestartCoordinator:
         """Create an app; raises :class:`~omeapi._errors.AppOperationError` (``create``)."""
         key = (vhost, app.name)
         with self._app_guard(*key):
-            self.registry.refresh()
+            self.registry.refresh(check=True)
             if self.registry.vhost(vhost) is None:
                 raise AppOperationError("create", vhost, app.name, EngineResult.NOT_EXISTS)
             if self.registry.app(vhost, app.name) is not None:
@@ -579,7 +579,7 @@ class RestartCoordinator:
         """Delete an app; raises :class:`~omeapi._errors.AppOperationError` (``delete``)."""
         key = (vhost, app)
         with self._app_guard(*key):
-            self.registry.refresh()
+            self.registry.refresh(check=True)
             if self.registry.app(vhost, app) is None:
                 raise AppOperationError("delete", vhost, app, EngineResult.NOT_EXISTS)
             current = self.state(vhost, app)
@@ -610,7 +610,7 @@ class RestartCoordinator:
         for _ in range(_ATTEMPTS):
             new = None if seen is None else mutate(seen.config)
             with self._app_guard(*key):
-                self.registry.refresh()
+                self.registry.refresh(check=True)
                 entry = self.registry.app(vhost, app)
                 if entry is None:
                     raise AppNotFound(vhost, app)
@@ -618,7 +618,7 @@ class RestartCoordinator:
                     return self._commit(key, entry, new, cause)
             seen = entry  # changed meanwhile: computed again from what is there now
         with self._app_guard(*key):  # the last resort, so that every change ends
-            self.registry.refresh()
+            self.registry.refresh(check=True)
             entry = self.registry.app(vhost, app)
             if entry is None:
                 raise AppNotFound(vhost, app)
@@ -646,7 +646,7 @@ class RestartCoordinator:
             stored = self.registry.put_app(vhost, AppEntry(new), self._audit(summary))
         except StoreConflict:
             # The vhost was deleted elsewhere meanwhile: stop the app here too.
-            self.registry.refresh()
+            self.registry.refresh(check=True)
             self._converge(key)
             raise AppNotFound(vhost, app) from None
         except BaseException:

@@ -9,11 +9,14 @@ and the same guarantees:
   the precondition check and the write agree.
 * The transaction ends with ``NOTIFY omeapi_changes`` (sent at commit), which every
   node's follower ``LISTEN``\\s to, so that its engine follows other nodes' changes.
-* Requests read the counter (one round trip) before answering, and there is no cheaper
-  *generation* (:class:`~omeapi._stores.base.Generation`): a notification arrives some
-  time after the commit, and a process trusting it would answer from a stale snapshot,
-  or base a change on one, in between.  A change acknowledged by any node is seen by the
-  next request to every node.
+* Requests check freshness with a *generation* (:class:`~omeapi._stores.base.Generation`):
+  a counter mapped shared by the processes of the machine that use this database
+  (:func:`~omeapi._stores.generation.machine_generation`).  A process bumps it after each
+  change it commits, before answering, so the workers of one machine see each other's
+  changes at their next request; each process's listener bumps it when another node's
+  notification arrives.  While a process is not listening (its listener reconnecting, or
+  not started) it has no generation and reads the counter on every request.  Changes
+  themselves always start from the database's state, never from a notified one.
 * Cross-process locks are session advisory locks (``pg_advisory_lock``), released by the
   server when the holder's connection ends, so a node that dies leaves none behind.
 * Connections are per thread (and per process); one broken by a database restart is
@@ -34,6 +37,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from omeapi._stores.base import AuditRetention, Change, StoreError, StoreState
+from omeapi._stores.generation import GenerationFile, machine_generation
 from omeapi._stores.sql import (
     APPS_QUERY,
     POSTGRES,
@@ -60,6 +64,13 @@ T = TypeVar("T")
 
 #: The ``NOTIFY`` channel; the payload is the new version.
 CHANNEL = "omeapi_changes"
+
+#: What names the database in every process that opens it: the cluster's system identifier,
+#: the database and the schema (the tables are unqualified).
+_IDENTITY_QUERY = (
+    "SELECT (SELECT system_identifier FROM pg_control_system())::text, "
+    "current_database(), current_schema()"
+)
 
 #: Advisory lock key serialising schema creation (nodes starting together).
 _SCHEMA_LOCK = 0x6F6D_6561_7069  # "omeapi"
@@ -123,6 +134,17 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
                 f"{self.location}: written by another omeapi (store layout {found}, "
                 f"this one reads {SCHEMA_VERSION})"
             )
+        #: the machine's generation of this database, trusted only while listening
+        self._generation: GenerationFile | None = machine_generation(self._identity(conn))
+        self._word = memoryview(b"") if self._generation is None else self._generation.word
+        self._listening = False
+
+    def _identity(self, conn: psycopg.Connection[Any]) -> str:
+        try:
+            row = conn.execute(_IDENTITY_QUERY).fetchone()
+        except psycopg.Error:  # pg_control_system() refused: the address names it then
+            row = None
+        return "postgresql " + ("/".join(map(str, row)) if row else self.location)
 
     # -- connections ----------------------------------------------------------------------
 
@@ -166,7 +188,26 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
         return state_of(int(row[0]) if row else 0, vhosts, apps)
 
     def apply(self, change: Change) -> int:
-        return self.transaction(lambda execute: self._apply(execute, change))
+        version = self.transaction(lambda execute: self._apply(execute, change))
+        # Committed: this machine's other workers look at the counter at their next request.
+        self._bump()
+        return version
+
+    def _bump(self) -> None:
+        generation = self._generation
+        if generation is not None:
+            generation.bump()
+
+    def generation(self) -> int | None:
+        """The machine's generation of this database while this process listens to the
+        other nodes' notifications, else None (see :class:`~omeapi._stores.base.Generation`)."""
+        if not self._listening:
+            return None
+        try:
+            value: int = self._word[0]
+        except (IndexError, ValueError):  # closed
+            return None
+        return value
 
     def _apply(self, execute: Execute, change: Change) -> int:
         row = execute("UPDATE omeapi_meta SET version = version + 1 RETURNING version").fetchone()
@@ -196,18 +237,35 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
 
     def watch(self, on_change: Callable[[], None], stop: threading.Event) -> bool:
         """``LISTEN`` on its own connection until ``stop``; reconnects after errors (and
-        calls ``on_change`` then, as a notification may have been missed)."""
+        calls ``on_change`` then, as a notification may have been missed).  Each
+        notification bumps the machine's generation before ``on_change``, so requests see
+        another node's change once it has arrived."""
         while not stop.is_set():
             try:
                 with psycopg.connect(
                     self.dsn, autocommit=True, connect_timeout=max(1, int(self.connect_timeout))
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
-                    on_change()  # changes may have been missed before
+                    # Changes may have been missed while not listening: look once more.
+                    self._bump()
+                    self._listening = True
+                    on_change()
                     while not stop.is_set():
                         for _ in conn.notifies(timeout=0.5):
+                            self._bump()
                             on_change()
             except psycopg.Error as exc:
                 log.warning("listening to %s failed (%s); retrying", self.location, exc)
                 stop.wait(1.0)
+            finally:
+                self._listening = False
         return True
+
+    def close(self) -> None:
+        self._listening = False
+        super().close()
+        generation, self._generation = getattr(self, "_generation", None), None
+        self._word = memoryview(b"")
+        if generation is not None:
+            with contextlib.suppress(BufferError, ValueError):
+                generation.close()

@@ -7,7 +7,7 @@
   precondition check and the write see the same state, across processes.
 * The change counter is one row (``omeapi_meta.version``).  Beside the database, an
   8-byte *generation* file (``<db>.generation``) is mapped into every process and bumped
-  after every committed change (under a lock file): the per-request check is one memory
+  after every committed change (under a lock of that file): the per-request check is one memory
   read of it, and the counter is read only when it moved (docs/deployment.md, "Workers").
 * Cross-process locks are ``flock`` locks on small files beside the database
   (``<db>.locks/``): the kernel releases them when the holder dies, so a killed process
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import mmap
 import os
 import sqlite3
 import threading
@@ -30,6 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from omeapi._stores.base import AuditRetention, Change, StoreError, StoreState
+from omeapi._stores.generation import GenerationFile
 from omeapi._stores.sql import (
     APPS_QUERY,
     SCHEMA_VERSION,
@@ -48,33 +48,6 @@ T = TypeVar("T")
 
 #: The generation file is the database's path with this appended.
 GENERATION_SUFFIX = ".generation"
-#: The lock (in ``<db>.locks/``) under which the generation is bumped.
-_GENERATION_LOCK = "omeapi generation"
-
-
-class _GenerationFile:
-    """An 8-byte counter in a file, mapped shared: every process of the machine that maps it
-    sees a bump at its next read.  Bumps are serialised by the caller."""
-
-    def __init__(self, path: str) -> None:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            # Extending an empty file is idempotent: a second opener finds 8 bytes and
-            # leaves them as they are.
-            if os.fstat(fd).st_size < 8:
-                os.ftruncate(fd, 8)
-            self._map = mmap.mmap(fd, 8)
-        finally:
-            os.close(fd)
-        # One aligned native word: a read or a write is one memory access.
-        self.word = memoryview(self._map).cast("Q")
-
-    def bump(self) -> None:
-        self.word[0] = (self.word[0] + 1) & 0xFFFF_FFFF_FFFF_FFFF
-
-    def close(self) -> None:
-        self.word.release()
-        self._map.close()
 
 
 class SqliteStore(SqlStore[sqlite3.Connection]):
@@ -98,7 +71,7 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
         super().__init__(self.path, audit_retention)
         self.timeout = timeout
         self._lock_dir = self.path + ".locks"
-        self._generation: _GenerationFile | None = None
+        self._generation: GenerationFile | None = None
         self._word = memoryview(b"")  # the generation's word once mapped (see generation())
         try:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
@@ -106,7 +79,7 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
             # The configs may hold secrets (signed policy keys): readable by the owner only.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self._create_schema()
-            self._generation = _GenerationFile(self.path + GENERATION_SUFFIX)
+            self._generation = GenerationFile(self.path + GENERATION_SUFFIX)
             self._word = self._generation.word
         except (OSError, ValueError, sqlite3.Error) as exc:
             self.close()
@@ -194,8 +167,7 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
         generation = self._generation
         if generation is None:  # pragma: no cover - closed
             return
-        with self._flock(_GENERATION_LOCK):
-            generation.bump()
+        generation.bump()
 
     def generation(self) -> int | None:
         """The generation file's counter (see :class:`~omeapi._stores.base.Generation`)."""
