@@ -181,6 +181,64 @@ def test_several_workers_without_a_store_share_one_private_store(
     del reader
 
 
+def accepting_pids(port: int, client_ports: set[int], group: int) -> dict[int, int]:
+    """Client port -> the pid (in process ``group``) holding the server's end of that
+    connection to 127.0.0.1:``port`` (Linux ``/proc``)."""
+    inodes: dict[str, int] = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, inode = fields[1], fields[2], fields[9]
+        if int(local.split(":")[1], 16) == port and int(remote.split(":")[1], 16) in client_ports:
+            inodes[f"socket:[{inode}]"] = int(remote.split(":")[1], 16)
+    found: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry)) != group:
+                continue
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                link = os.readlink(f"/proc/{entry}/fd/{fd}")
+                if link in inodes:
+                    found[inodes[link]] = int(entry)
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads Linux /proc")
+def test_keep_alive_connections_spread_over_the_workers(tmp_path: Path, ca: trustme.CA) -> None:
+    # On one shared listening socket the first worker to wake accepts every waiting
+    # connection; a plain listener keeps a socket per worker, and the kernel spreads them.
+    port = free_port()
+    config = write_config(tmp_path, ca, port, None)
+    proc = start(config, "--workers", "2")
+    try:
+        reader = drain(proc)
+        wait_for(port, proc)
+        when_ready(port)
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(16)]
+        try:
+            for conn in connections:  # all open at once, as a load balancer's pool
+                conn.connect()
+            for conn in connections:
+                conn.request("GET", "/v1/vhosts", headers={"Authorization": AUTH})
+                response = conn.getresponse()
+                assert response.status == 200
+                response.read()
+            clients = {conn.sock.getsockname()[1] for conn in connections}
+            holders = accepting_pids(port, clients, proc.pid)
+            assert len(holders) == 16, holders
+            # Both workers (2 ** -15 odds that a fair hash puts all 16 on one).
+            assert len(set(holders.values())) == 2, holders
+        finally:
+            for conn in connections:
+                conn.close()
+    finally:
+        stop(proc)
+    del reader
+
+
 def test_http_and_https_listeners_are_one_api(tmp_path: Path, ca: trustme.CA) -> None:
     port, tls_port = free_port(), free_port()
     config = write_config(tmp_path, ca, port, tls_port)

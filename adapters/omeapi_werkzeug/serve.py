@@ -325,7 +325,10 @@ def _serve_granian(spec: dict[str, Any]) -> int:
     if spec["tls"]:
         cert, key, _chain = spec["tls"]
         options.update(ssl_cert=Path(cert), ssl_key=Path(key))
-    _granian_class(Granian)(
+    # Only TLS listeners replace their workers (certificate reloads); the others keep
+    # granian's own sockets, which spread connections over the workers.
+    server = _granian_class(Granian) if spec["tls"] else Granian
+    server(
         "omeapi_werkzeug.serve:granian_app",
         address=spec["address"],
         port=spec["port"],
@@ -355,6 +358,10 @@ def _granian_class(default: Any) -> Any:
     connections waiting in the old one's queue are reset.  granian's own code path for the
     other platforms shares one socket; it is used here where the worker processes are forked
     and granian's internals are as expected, else granian's default stays.
+
+    The price: on a shared socket the worker that wakes first accepts every connection
+    that is waiting, so a burst of keep-alive connections can all land on one worker
+    (``SO_REUSEPORT`` spreads them by a hash of their addresses).  Hence TLS listeners only.
     """
     import importlib
     import multiprocessing
