@@ -1,7 +1,8 @@
 """The API: ``Api.handle(request) -> response`` over plain values, in OME's order.
 
-Host check → CORS headers → ``OPTIONS`` (204) → authentication (401/429) → routing (404/405)
-→ body limit (413) and JSON parsing (400) → controller.  Every failure is an error class that
+Host check → CORS headers → ``OPTIONS`` (204) → authentication (401/429) → an answer kept
+for this snapshot (:mod:`omeapi._wire.answers`) → routing (404/405) → body limit (413) and
+JSON parsing (400) → controller.  Every failure is an error class that
 carries its status; :mod:`omeapi._wire.envelope` renders it.  No input yields a 500: an unexpected
 exception is logged and answered with OME's 500 envelope, and tests look for any.
 """
@@ -23,6 +24,7 @@ from omeapi._controllers.call import Call
 from omeapi._errors import ApiError, ConfigError, StoreError
 from omeapi._routes import RouteMatch, Router
 from omeapi._services import AuditSource, Services, current_source
+from omeapi._wire.answers import Answers
 from omeapi._wire.envelope import JSON_CONTENT_TYPE, Reply, config_error, error, plain
 from omeapi._wire.json_body import parse_json_body
 from omeapi._wire.request import ApiRequest, ApiResponse
@@ -56,6 +58,18 @@ _JSON_TYPE = ("Content-Type", JSON_CONTENT_TYPE)
 _HTML_TYPE = ("Content-Type", "text/html")
 _VARY = (("Vary", "Origin"),)
 _READS = frozenset({"GET", "HEAD"})
+
+
+class _Routed:
+    """What the handling of one request learnt of its route (kept through an exception, so
+    that the access log names the route of an error too)."""
+
+    __slots__ = ("action", "of_snapshot", "refreshed")
+
+    def __init__(self) -> None:
+        self.action = ""
+        self.of_snapshot = False
+        self.refreshed = False
 
 
 def _cors_policy(block: CrossDomains | None, scope: str) -> CorsPolicy | None:
@@ -110,6 +124,8 @@ class Api:
         self._started = False
         self._closed = False
         self.router = Router()
+        #: the answers of the routes that are a function of the snapshot, kept per snapshot
+        self._answers = Answers()
         self.body_limit = body_limit
         manager = config.api_manager
         managers = config.managers
@@ -252,9 +268,22 @@ class Api:
         if early is not None:
             return early
         extra: tuple[tuple[str, str], ...] = ()
-        named = [""]
+        routed = _Routed()
+        key = snapshot = None
         try:
-            reply = self._dispatch(request, named)
+            self._authenticate(request)
+            if request.method in _READS:
+                key = self._answers.key(request)
+            if key is not None:
+                # Fresh first: an answer is given again only while its snapshot is current.
+                if self._shared:
+                    self._refresh(request)
+                    routed.refreshed = True
+                snapshot = self.services.registry.snapshot
+                kept = self._answers.get(key, snapshot)
+                if kept is not None:
+                    return kept
+            reply = self._dispatch(request, routed)
         except ApiError as exc:
             reply = error(exc)
             extra = exc.headers
@@ -266,7 +295,12 @@ class Api:
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, request.path)
             reply = error(msg.INTERNAL_ERROR.error())
-        return self._respond(request, reply, cors, extra, named[0])
+        response = self._respond(request, reply, cors, extra, routed.action)
+        if key is not None and routed.of_snapshot and reply.status == 200:
+            # The snapshot read before the controller's own: if a change came in between,
+            # the answer is kept under an older snapshot and never given again.
+            self._answers.put(key, snapshot, response)
+        return response
 
     def _front(self, request: ApiRequest) -> tuple[ApiResponse | None, tuple[tuple[str, str], ...]]:
         """The Host check, the console's files, then CORS: an answer when they decide
@@ -291,9 +325,17 @@ class Api:
 
     def _route(self, request: ApiRequest) -> RouteMatch | None:
         """Authentication, then the route (None: the metrics path), or OME's 401/404/405."""
+        self._authenticate(request)
+        return self._match(request)
+
+    def _authenticate(self, request: ApiRequest) -> None:
+        """OME's 401 (or the brake's 429) unless the request carries the token."""
         auth = self.auth
         if auth is not None:
             auth.verify(request.headers.get("authorization"), request.client)
+
+    def _match(self, request: ApiRequest) -> RouteMatch | None:
+        """The route (None: the metrics path), or OME's 404/405."""
         if (
             request.path == self._metrics_path
             and self._metrics is not None
@@ -321,17 +363,19 @@ class Api:
             if (len(digits), digits) > (len(limit), limit):
                 raise msg.BODY_TOO_LARGE.error(size=digits, limit=self.body_limit)
 
-    def _dispatch(self, request: ApiRequest, named: list[str]) -> Reply:
-        match = self._route(request)
+    def _dispatch(self, request: ApiRequest, routed: _Routed) -> Reply:
+        """The controller's reply to an authenticated request; ``routed`` learns the route."""
+        match = self._match(request)
         if match is None:
-            named[0] = "metrics"
+            routed.action = "metrics"
             return Reply(200, self._metrics(), METRICS_CONTENT_TYPE)  # type: ignore[misc]
         if len(request.body) > self.body_limit:
             raise msg.BODY_TOO_LARGE.error(size=len(request.body), limit=self.body_limit)
         route = match.route
-        named[0] = route.action
+        routed.action = route.action
+        routed.of_snapshot = route.of_snapshot
         body = parse_json_body(request.body) if route.body else None
-        if self._shared:
+        if self._shared and not routed.refreshed:
             self._refresh(request)
         if request.method in _READS:
             return route.controller(Call(self.services, request, match.params, body))

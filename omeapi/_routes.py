@@ -54,12 +54,15 @@ STREAM_ACTIONS: dict[str, Controller] = {
 @attrs.frozen
 class Route:
     """One entry: the methods, the path regex (named groups become parameters), the
-    controller that answers, and whether the body is parsed as JSON before anything else."""
+    controller that answers, whether the body is parsed as JSON before anything else, and
+    whether the answer is a function of the registry snapshot and the request alone (then
+    it is kept per snapshot, :class:`~omeapi._wire.answers.Answers`)."""
 
     methods: frozenset[str]
     pattern: str
     controller: Controller
     body: bool = False
+    of_snapshot: bool = False
 
     @property
     def action(self) -> str:
@@ -67,16 +70,23 @@ class Route:
         return self.controller.__name__
 
 
-def _r(methods: str, pattern: str, controller: Controller, *, body: bool = False) -> Route:
-    return Route(frozenset(methods.split()), pattern, controller, body)
+def _r(
+    methods: str,
+    pattern: str,
+    controller: Controller,
+    *,
+    body: bool = False,
+    of_snapshot: bool = False,
+) -> Route:
+    return Route(frozenset(methods.split()), pattern, controller, body, of_snapshot)
 
 
 #: OME 0.20's v1 routes that omeapi serves, in OME's registration order.
 ROUTES: tuple[Route, ...] = (
-    _r("GET", r"/v1/version", server.version),
+    _r("GET", r"/v1/version", server.version, of_snapshot=True),
     _r("POST", r"/v1/vhosts", vhosts.create_vhosts, body=True),
-    _r("GET", r"/v1/vhosts", vhosts.list_vhosts),
-    _r("GET", _VHOST, vhosts.get_vhost),
+    _r("GET", r"/v1/vhosts", vhosts.list_vhosts, of_snapshot=True),
+    _r("GET", _VHOST, vhosts.get_vhost, of_snapshot=True),
     _r("DELETE", _VHOST, vhosts.delete_vhost),
     _r("GET", r"/v1/vhosts:", stats.vhosts_colon),
     _r("POST", r"/v1/vhosts:reloadAllCertificates", stats.reload_all_certificates, body=True),
@@ -84,8 +94,8 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", _VHOST_ACTION + r"reloadAllCertificates", stats.reload_all_certificates, body=True),
     _r("POST", _VHOST_ACTION + r"reloadCertificate", stats.reload_certificate, body=True),
     _r("POST", _APPS, apps.create_apps, body=True),
-    _r("GET", _APPS, apps.list_apps),
-    _r("GET", _APP, apps.get_app),
+    _r("GET", _APPS, apps.list_apps, of_snapshot=True),
+    _r("GET", _APP, apps.get_app, of_snapshot=True),
     _r("PATCH", _APP, apps.patch_app, body=True),
     _r("DELETE", _APP, apps.delete_app),
     _r("GET", _APP + r":", apps.get_app_raw),
@@ -115,8 +125,13 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", _APP + r"/multiplexChannels/" + _STREAM, channels.get_multiplex),
     _r("DELETE", _APP + r"/multiplexChannels/" + _STREAM, channels.delete_multiplex),
     _r("POST", _APP + r"/outputProfiles", profiles.create_profiles, body=True),
-    _r("GET", _APP + r"/outputProfiles", profiles.list_profiles),
-    _r("GET", _APP + r"/outputProfiles/(?P<profile>[^/]*)", profiles.get_profile),
+    _r("GET", _APP + r"/outputProfiles", profiles.list_profiles, of_snapshot=True),
+    _r(
+        "GET",
+        _APP + r"/outputProfiles/(?P<profile>[^/]*)",
+        profiles.get_profile,
+        of_snapshot=True,
+    ),
     _r("PATCH", _APP + r"/outputProfiles/(?P<profile>[^/]*)", profiles.patch_profile, body=True),
     _r("DELETE", _APP + r"/outputProfiles/(?P<profile>[^/]*)", profiles.delete_profile),
     _r("GET", r"/v1/stats/current", stats.stats_server),
