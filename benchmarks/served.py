@@ -11,8 +11,9 @@ Prints req/s, latency percentiles and the server's CPU time per request per (ser
 measured alternately in rounds, and last the ratios omeapi / limit and omeapi / alternative.
 The CPU time per request (every process of the server, from ``/proc``) moves far less than
 req/s when other jobs share the machine.  Needs ``wrk`` (Debian package); the alternative
-needs ``flask``/``flask-cors`` and is left out without them.  No media server is needed (the
-simulated engine answers).  Everything listens on 127.0.0.1 and stops by itself.
+needs ``flask``/``flask-cors`` (``pip install -e .[bench]``) and is left out without them.
+No media server is needed (the simulated engine answers).  Everything listens on 127.0.0.1
+and stops by itself.
 """
 
 from __future__ import annotations
