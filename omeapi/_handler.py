@@ -193,6 +193,8 @@ class Api:
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """Answer one request.  Never raises."""
+        if not self._observers:
+            return self._answer(request)
         return self._observed(request, self._answer)
 
     def body_timed_out(self, request: ApiRequest, seconds: float) -> ApiResponse:
@@ -313,9 +315,10 @@ class Api:
             except ApiError as exc:
                 return self._respond(request, error(exc), _VARY), ()
         # The console's files are public static content: answered before authentication.
-        page = self.console.respond(request)
-        if page is not None:
-            return page, ()
+        if self.console.path is not None:
+            page = self.console.respond(request)
+            if page is not None:
+                return page, ()
         cors = self.cors.headers(
             headers.get("origin"), headers.get("access-control-request-headers")
         )
