@@ -230,7 +230,10 @@ class Generation(Protocol):
     :meth:`generation` is a number that changes, after the commit, whenever a change may
     have been committed (by any process that can change the store unseen).  A reader that
     read generation ``g`` *before* reading the store has seen every change until ``g``
-    moves again, so while it stays the same no database read is needed.
+    moves again, so while it stays the same no database read is needed.  A store shared
+    across machines may move it only once another machine's change has been notified:
+    reads then lag such a change for as long as that takes, which is why the base of a
+    change is always read from the store itself (``Registry.refresh(check=True)``).
     """
 
     def generation(self) -> int | None:
