@@ -208,6 +208,7 @@ def server(kind: str, app: str, env: dict[str, str] | None = None) -> Iterator[i
 
 _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 _COUNT = re.compile(r"(\d+) requests in")
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 _PCT = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -281,6 +282,10 @@ def wrk_run(
     count = _COUNT.search(out)
     if m is None or count is None:
         raise RuntimeError(f"wrk said:\n{out}")
+    refused = _NON_2XX.search(out)
+    if refused is not None:
+        # A server answering errors fast would win: every contender must answer 200s.
+        raise RuntimeError(f"{url}: {refused.group(1)} answers were not 2xx or 3xx")
     latency = {f"p{p}": float(v) * _UNIT[u] for p, v, u in _PCT.findall(out)}
     return Run(float(m.group(1)), latency, used / max(int(count.group(1)), 1) * 1e6)
 
