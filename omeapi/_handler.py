@@ -72,6 +72,12 @@ class _Routed:
         self.refreshed = False
 
 
+def _cors_asked(request: ApiRequest) -> tuple[str | None, str | None]:
+    """What CORS decides on: the request's ``Origin`` and ``Access-Control-Request-Headers``."""
+    headers = request.headers
+    return headers.get("origin"), headers.get("access-control-request-headers")
+
+
 def _cors_policy(block: CrossDomains | None, scope: str) -> CorsPolicy | None:
     return None if block is None else CorsPolicy.compile(block.urls, block.headers, scope)
 
@@ -211,10 +217,7 @@ class Api:
 
     def _refused(self, request: ApiRequest, exc: ApiError) -> ApiResponse:
         def answer(request: ApiRequest) -> ApiResponse:
-            headers = request.headers
-            cors = self.cors.headers(
-                headers.get("origin"), headers.get("access-control-request-headers")
-            )
+            cors = self.cors.headers(*_cors_asked(request))
             return self._respond(request, error(exc), cors, exc.headers)
 
         return self._observed(request, answer)
@@ -246,7 +249,7 @@ class Api:
         is answered without waiting for (or buffering) bytes a client may never send; so is
         any request to a route that reads no body (answered in full).  Never raises.
         """
-        early, cors = self._front(request)
+        early, cors = self._front(request, *_cors_asked(request))
         if early is not None:
             return early
         try:
@@ -266,7 +269,8 @@ class Api:
             # Health probes come from load balancers with any Host and no token; the
             # answer is a bare status, so it tells an attacker nothing.
             return self._respond(request, probe(), (), route=request.path)
-        early, cors = self._front(request)
+        origin, wanted = _cors_asked(request)
+        early, cors = self._front(request, origin, wanted)
         if early is not None:
             return early
         extra: tuple[tuple[str, str], ...] = ()
@@ -275,7 +279,7 @@ class Api:
         try:
             self._authenticate(request)
             if request.method in _READS:
-                key = self._answers.key(request)
+                key = self._answers.key(request, origin, wanted)
             if key is not None:
                 # Fresh first: an answer is given again only while its snapshot is current.
                 if self._shared:
@@ -304,9 +308,12 @@ class Api:
             self._answers.put(key, snapshot, response)
         return response
 
-    def _front(self, request: ApiRequest) -> tuple[ApiResponse | None, tuple[tuple[str, str], ...]]:
-        """The Host check, the console's files, then CORS: an answer when they decide
-        (403, a console file, ``OPTIONS``), and the CORS headers every later answer carries."""
+    def _front(
+        self, request: ApiRequest, origin: str | None, wanted: str | None
+    ) -> tuple[ApiResponse | None, tuple[tuple[str, str], ...]]:
+        """The Host check, the console's files, then CORS (for the request's ``origin`` and
+        ``wanted`` headers, :func:`_cors_asked`): an answer when they decide (403, a console
+        file, ``OPTIONS``), and the CORS headers every later answer carries."""
         headers = request.headers
         hosts = self.hosts
         if not hosts.allow_all:  # then the Host header is not even read
@@ -319,9 +326,7 @@ class Api:
             page = self.console.respond(request)
             if page is not None:
                 return page, ()
-        cors = self.cors.headers(
-            headers.get("origin"), headers.get("access-control-request-headers")
-        )
+        cors = self.cors.headers(origin, wanted)
         if request.method == "OPTIONS":
             return ApiResponse(204, (*cors, _SERVER, _HTML_TYPE)), cors
         return None, cors

@@ -120,7 +120,7 @@ def test_kept_answers_are_bounded_whatever_clients_send() -> None:
     assert len(api._answers) <= api._answers.size
     long = "x" * 600
     client.get(f"/v1/vhosts?{long}")
-    assert api._answers.key(ApiRequest("GET", "/v1/vhosts", query=long)) is None
+    assert api._answers.key(ApiRequest("GET", "/v1/vhosts", query=long), None, None) is None
 
 
 def test_a_change_made_by_another_process_is_seen_at_the_next_read(tmp_path: Path) -> None:

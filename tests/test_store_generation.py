@@ -35,6 +35,13 @@ class CountingStore(SqliteStore):
         return super().version()
 
 
+def following(store: Any) -> Registry:
+    """A registry over ``store`` that has read it once, as a worker's at start-up."""
+    registry = Registry(store=store)
+    registry.refresh()
+    return registry
+
+
 def vhost(name: str) -> Change:
     return Change(Change.CREATE_VHOST, name, config={"name": name})
 
@@ -67,8 +74,7 @@ def test_every_committed_change_bumps_the_generation_for_every_opener(pair: Any)
 
 def test_the_database_is_read_only_when_the_generation_moved(pair: Any) -> None:
     writer, reader = pair
-    registry = Registry(store=reader)
-    registry.refresh()
+    registry = following(reader)
     reads = reader.reads
     for _ in range(100):
         assert registry.refresh() is False
@@ -85,8 +91,7 @@ def test_the_database_is_read_only_when_the_generation_moved(pair: Any) -> None:
 
 def test_a_change_of_this_process_needs_one_counter_read(pair: Any) -> None:
     _, reader = pair
-    registry = Registry(store=reader)
-    registry.refresh()
+    registry = following(reader)
     reader.apply(vhost("own"))
     reads = reader.reads
     assert registry.refresh() is True
@@ -98,8 +103,7 @@ def test_the_followers_check_finds_a_change_whose_bump_was_lost(
     pair: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer, reader = pair
-    registry = Registry(store=reader)
-    registry.refresh()
+    registry = following(reader)
     # A writer killed between its commit and its bump.
     monkeypatch.setattr(writer, "_bump", lambda: None)
     writer.apply(vhost("lost"))
@@ -158,8 +162,7 @@ def test_postgres_workers_of_one_machine_see_a_change_at_their_next_request(
     postgres_pair: Any,
 ) -> None:
     writer, reader, _ = postgres_pair
-    registry = Registry(store=reader)
-    registry.refresh()
+    registry = following(reader)
     reads = reader.reads
     for _ in range(100):
         assert registry.refresh() is False
@@ -174,8 +177,7 @@ def test_postgres_changes_of_another_machine_arrive_by_notification(
     postgres_pair: Any,
 ) -> None:
     writer, reader, notified = postgres_pair
-    registry = Registry(store=reader)
-    registry.refresh()
+    registry = following(reader)
     writer._generation = None  # another machine: its bump does not reach this one
     notified.clear()
     writer.apply(vhost("far"))
@@ -188,8 +190,7 @@ def test_a_change_starts_from_the_database_not_from_the_generation(
     postgres_pair: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer, reader, _ = postgres_pair
-    registry = Registry(store=reader)
-    registry.refresh()
+    registry = following(reader)
     # A change whose notification has not arrived yet: the generation did not move.
     monkeypatch.setattr(writer, "_bump", lambda: None)
     monkeypatch.setattr(reader, "_bump", lambda: None)

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from omeapi._stores.base import AuditRetention, Change, StoreError, StoreState
-from omeapi._stores.generation import GenerationFile, machine_generation
+from omeapi._stores.generation import machine_generation
 from omeapi._stores.sql import (
     APPS_QUERY,
     POSTGRES,
@@ -117,6 +117,7 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
         super().__init__(safe_location(dsn), audit_retention)
         self.dsn = dsn
         self.connect_timeout = connect_timeout
+        self._listening = False
         try:
             conn = self._conn()
             with conn.transaction():
@@ -134,10 +135,8 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
                 f"{self.location}: written by another omeapi (store layout {found}, "
                 f"this one reads {SCHEMA_VERSION})"
             )
-        #: the machine's generation of this database, trusted only while listening
-        self._generation: GenerationFile | None = machine_generation(self._identity(conn))
-        self._word = memoryview(b"") if self._generation is None else self._generation.word
-        self._listening = False
+        # The machine's generation of this database, trusted only while listening.
+        self._use_generation(machine_generation(self._identity(conn)))
 
     def _identity(self, conn: psycopg.Connection[Any]) -> str:
         try:
@@ -193,21 +192,10 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
         self._bump()
         return version
 
-    def _bump(self) -> None:
-        generation = self._generation
-        if generation is not None:
-            generation.bump()
-
     def generation(self) -> int | None:
         """The machine's generation of this database while this process listens to the
         other nodes' notifications, else None (see :class:`~omeapi._stores.base.Generation`)."""
-        if not self._listening:
-            return None
-        try:
-            value: int = self._word[0]
-        except (IndexError, ValueError):  # closed
-            return None
-        return value
+        return self._read_generation() if self._listening else None
 
     def _apply(self, execute: Execute, change: Change) -> int:
         row = execute("UPDATE omeapi_meta SET version = version + 1 RETURNING version").fetchone()
@@ -264,8 +252,3 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
     def close(self) -> None:
         self._listening = False
         super().close()
-        generation, self._generation = getattr(self, "_generation", None), None
-        self._word = memoryview(b"")
-        if generation is not None:
-            with contextlib.suppress(BufferError, ValueError):
-                generation.close()

@@ -31,6 +31,7 @@ from omeapi._stores.base import (
     check_precondition,
     node_name,
 )
+from omeapi._stores.generation import GenerationFile
 
 __all__ = [
     "POSTGRES",
@@ -355,6 +356,29 @@ class SqlStore(abc.ABC, Generic[Conn]):
         self._node = node_name()
         #: changes this object wrote (the retention applies every so many)
         self._writes = 0
+        #: the generation file the store bumps after each commit (see _use_generation)
+        self._generation: GenerationFile | None = None
+        #: its mapped word, read directly by generation(): the hot path skips a call
+        self._word = memoryview(b"")
+
+    # -- the generation -----------------------------------------------------------------
+
+    def _use_generation(self, generation: GenerationFile | None) -> None:
+        self._generation = generation
+        self._word = memoryview(b"") if generation is None else generation.word
+
+    def _bump(self) -> None:
+        """After a commit: whoever sees the new generation finds the change in the store."""
+        generation = self._generation
+        if generation is not None:
+            generation.bump()
+
+    def _read_generation(self) -> int | None:
+        try:
+            value: int = self._word[0]
+        except (IndexError, ValueError):  # closed
+            return None
+        return value
 
     # -- connections --------------------------------------------------------------------
 
@@ -391,13 +415,19 @@ class SqlStore(abc.ABC, Generic[Conn]):
                 self._connections.remove(conn)
 
     def close(self) -> None:
-        """Close every connection this object opened (in this process)."""
+        """Close every connection this object opened (in this process), and its
+        generation file."""
         with self._guard:
             self._closed = True
             connections, self._connections = self._connections, []
         for conn in connections:
             with contextlib.suppress(Exception):
                 conn.close()
+        generation = self._generation
+        self._use_generation(None)
+        if generation is not None:
+            with contextlib.suppress(BufferError, ValueError):
+                generation.close()
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:

@@ -71,16 +71,13 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
         super().__init__(self.path, audit_retention)
         self.timeout = timeout
         self._lock_dir = self.path + ".locks"
-        self._generation: GenerationFile | None = None
-        self._word = memoryview(b"")  # the generation's word once mapped (see generation())
         try:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             os.makedirs(self._lock_dir, mode=0o700, exist_ok=True)
             # The configs may hold secrets (signed policy keys): readable by the owner only.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self._create_schema()
-            self._generation = GenerationFile(self.path + GENERATION_SUFFIX)
-            self._word = self._generation.word
+            self._use_generation(GenerationFile(self.path + GENERATION_SUFFIX))
         except (OSError, ValueError, sqlite3.Error) as exc:
             self.close()
             raise StoreError(f"{self.path}: {exc}") from exc
@@ -163,28 +160,9 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
         self._bump()
         return version
 
-    def _bump(self) -> None:
-        generation = self._generation
-        if generation is None:  # pragma: no cover - closed
-            return
-        generation.bump()
-
-    def generation(self) -> int | None:
-        """The generation file's counter (see :class:`~omeapi._stores.base.Generation`)."""
-        try:
-            # The file's word itself: the hot path skips a method call.
-            value: int = self._word[0]
-        except (IndexError, ValueError):  # closed
-            return None
-        return value
-
-    def close(self) -> None:
-        super().close()
-        generation, self._generation = self._generation, None
-        self._word = memoryview(b"")
-        if generation is not None:
-            with contextlib.suppress(BufferError, ValueError):
-                generation.close()
+    #: The generation file's counter (see :class:`~omeapi._stores.base.Generation`), read
+    #: with no call in between: it runs on every request.
+    generation = SqlStore._read_generation
 
     def _apply(self, execute: Execute, change: Change) -> int:
         execute("UPDATE omeapi_meta SET version = version + 1")

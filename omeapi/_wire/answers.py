@@ -35,14 +35,12 @@ class Answers:
         self.longest = longest
         self._kept: dict[Key, tuple[object, ApiResponse]] = {}
 
-    def key(self, request: ApiRequest) -> Key | None:
-        """The key of ``request``'s answer, or None when it may not be kept (it has a body,
-        or its key is too long)."""
+    def key(self, request: ApiRequest, origin: str | None, wanted: str | None) -> Key | None:
+        """The key of ``request``'s answer (``origin`` and ``wanted``: its ``Origin`` and
+        ``Access-Control-Request-Headers``, which decide its CORS headers), or None when it
+        may not be kept (it has a body, or its key is too long)."""
         if request.body:
             return None
-        headers = request.headers
-        origin = headers.get("origin")
-        wanted = headers.get("access-control-request-headers")
         length = len(request.path) + len(request.query) + len(origin or "") + len(wanted or "")
         if length > self.longest:
             return None
