@@ -52,12 +52,13 @@ from omeapi._errors import (
     ConfigError,
     EngineError,
     EngineResult,
+    EngineUnavailable,
     OmeapiError,
     StoreConflict,
     StoreError,
     reason_phrase,
 )
-from omeapi._handler import DEFAULT_BODY_LIMIT, Api
+from omeapi._handler import DEFAULT_BODY_LIMIT, Api, Forward, Forwarded
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._stores.base import AuditRetention, Store
 from omeapi._stores.memory import MemoryStore
@@ -78,6 +79,9 @@ __all__ = [
     "ConfigError",
     "EngineError",
     "EngineResult",
+    "EngineUnavailable",
+    "Forward",
+    "Forwarded",
     "HlsDump",
     "HlsDumpRequest",
     "Item",

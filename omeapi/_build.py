@@ -17,7 +17,7 @@ from omeapi._config import ServerConfig, load_server_config
 from omeapi._console import CONSOLE_PATH, Console
 from omeapi._engine.protocol import MediaEngine
 from omeapi._errors import ConfigError, StoreError
-from omeapi._handler import DEFAULT_BODY_LIMIT, Api, Observer
+from omeapi._handler import DEFAULT_BODY_LIMIT, Api, Forward, Observer
 from omeapi._ops.access_log import AccessLog
 from omeapi._ops.metrics import PrometheusMetrics
 from omeapi._services import Services
@@ -47,6 +47,8 @@ def open_api(
     metrics_path: str | None = None,
     health: bool = True,
     console: bool | str = False,
+    follow: bool = True,
+    forward: Forward | None = None,
 ) -> Api:
     """The API for ``config`` (a parsed config, or a Server.xml path read with ``environ``).
 
@@ -63,6 +65,13 @@ def open_api(
     request to the ``omeapi.access`` logger; ``metrics_path`` (e.g. ``"/metrics"``) serves
     Prometheus metrics there to authenticated requests (the ``metrics`` extra); ``health``
     answers ``/healthz`` and ``/readyz``.
+
+    ``follow``: with a store other processes share, make the engine follow their changes
+    (False when another process owns the engine and follows the store for it; the
+    registry follows either way).  ``forward``: the engine lives in another process, which
+    answers the routes that reach it or change config (see :class:`~omeapi.Api`; the
+    ``omeapi_remote`` package makes one); ``engine`` is then that process's engine as seen
+    from here, and ``start_engine`` should be False.
 
     Raises :class:`~omeapi.ConfigError` for a config or store that cannot be used, and
     :class:`~omeapi.EngineError` if the engine cannot start a vhost or app of Server.xml.
@@ -102,7 +111,7 @@ def open_api(
         registry=registry,
         coordinator=coordinator,
         certificates=Certificates(config),
-        follower=StoreFollower(registry, coordinator) if opened.shared else None,
+        follower=StoreFollower(registry, coordinator, reconcile=follow) if opened.shared else None,
         owns_store=owned,
     )
     observers: list[Observer] = []
@@ -123,6 +132,7 @@ def open_api(
         metrics_path=metrics_path,
         metrics=metrics.render if metrics is not None else None,
         console_path=console_path,
+        forward=forward,
     )
 
 

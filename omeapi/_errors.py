@@ -21,6 +21,7 @@ __all__ = [
     "ConfigError",
     "EngineError",
     "EngineResult",
+    "EngineUnavailable",
     "ItemError",
     "Location",
     "Message",
@@ -226,6 +227,18 @@ class EngineError(OmeapiError):
     def __init__(self, result: EngineResult = EngineResult.FAILED, detail: str = "") -> None:
         super().__init__(detail or result.value)
         self.result = result
+        self.detail = detail
+
+
+class EngineUnavailable(ApiError):
+    """The media engine lives in another process that cannot be reached now (it is down or
+    restarting): 503 with ``Retry-After``, never a hang.  ``detail`` (why) is for logs only."""
+
+    #: the envelope's text (``_messages.ENGINE_UNAVAILABLE``)
+    TEXT = "The media engine is unavailable"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(503, self.TEXT, (("Retry-After", "1"),))
         self.detail = detail
 
 

@@ -21,7 +21,7 @@ from omeapi._access.hosts import HostCheck
 from omeapi._config.model import CrossDomains
 from omeapi._console import Console
 from omeapi._controllers.call import Call
-from omeapi._errors import ApiError, ConfigError, StoreError
+from omeapi._errors import ApiError, ConfigError, EngineUnavailable, StoreError
 from omeapi._routes import RouteMatch, Router
 from omeapi._services import AuditSource, Services, current_source
 from omeapi._wire.answers import Answers
@@ -38,10 +38,26 @@ if TYPE_CHECKING:
     from omeapi._state.restart import RestartCoordinator
     from omeapi._stores.base import Store
 
-__all__ = ["DEFAULT_BODY_LIMIT", "HEALTH_PATH", "READY_PATH", "Api", "Observer"]
+__all__ = [
+    "DEFAULT_BODY_LIMIT",
+    "HEALTH_PATH",
+    "READY_PATH",
+    "Api",
+    "Forward",
+    "Forwarded",
+    "Observer",
+]
 
 #: Called after each request with the request, the response and the seconds it took.
 Observer = Callable[[ApiRequest, ApiResponse, float], None]
+
+#: What the process that owns the engine answered to a routed request
+#: (:meth:`Api.answer_forwarded`): status, body, content type and extra headers.
+Forwarded = tuple[int, bytes, str, tuple[tuple[str, str], ...]]
+
+#: Sends an authenticated, routed request to the process that owns the engine and returns
+#: its answer; raises :class:`~omeapi.EngineUnavailable` when that process cannot be reached.
+Forward = Callable[[ApiRequest], Forwarded]
 
 #: Liveness and readiness probes (no token, any Host).
 HEALTH_PATH = "/healthz"
@@ -58,6 +74,25 @@ _JSON_TYPE = ("Content-Type", JSON_CONTENT_TYPE)
 _HTML_TYPE = ("Content-Type", "text/html")
 _VARY = (("Vary", "Origin"),)
 _READS = frozenset({"GET", "HEAD"})
+
+
+class _Quiet:
+    """A warning said at most once per ``interval`` seconds (an engine that is down would
+    otherwise write a line per request)."""
+
+    def __init__(self, text: str, interval: float = 5.0) -> None:
+        self.text = text
+        self.interval = interval
+        self._last = -interval
+
+    def say(self, detail: str) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            log.warning(self.text, detail)
+
+
+_engine_down = _Quiet("the media engine is unavailable: %s")
 
 
 class _Routed:
@@ -102,6 +137,11 @@ class Api:
     and ``GET /readyz`` (the store can be read) without Host check or token.  With
     ``metrics_path``, ``GET <metrics_path>`` answers ``metrics()`` (Prometheus text) to
     authenticated requests.
+
+    ``forward``: the engine lives in another process (``omeapi serve`` with several
+    workers, or an engine of your own behind a socket).  Routes that reach the engine or
+    change config are then answered there (:meth:`answer_forwarded`), through ``forward``;
+    this process answers the Host check, CORS, the token and config reads itself.
     """
 
     def __init__(
@@ -116,8 +156,10 @@ class Api:
         metrics_path: str | None = None,
         metrics: Callable[[], bytes] | None = None,
         console_path: str | None = None,
+        forward: Forward | None = None,
     ) -> None:
         self.services = services
+        self._forward = forward
         self.console = Console(console_path)
         self._observers = tuple(observers)
         self._probes: dict[str, Callable[[], Reply]] = (
@@ -290,23 +332,43 @@ class Api:
                 if kept is not None:
                     return kept
             reply = self._dispatch(request, routed)
-        except ApiError as exc:
-            reply = error(exc)
-            extra = exc.headers
-        except ConfigError as exc:
-            reply = config_error(exc)
-        except StoreError as exc:
-            log.error("the store %s failed: %s", self.services.store.location, exc)
-            reply = error(msg.STORE_UNAVAILABLE.error())
-        except Exception:
-            log.exception("unexpected error answering %s %s", request.method, request.path)
-            reply = error(msg.INTERNAL_ERROR.error())
+            extra = reply.headers
+        except Exception as exc:
+            reply, extra = self._failure(request, exc)
         response = self._respond(request, reply, cors, extra, routed.action)
         if key is not None and routed.of_snapshot and reply.status == 200:
             # The snapshot read before the controller's own: if a change came in between,
             # the answer is kept under an older snapshot and never given again.
             self._answers.put(key, snapshot, response)
         return response
+
+    def answer_forwarded(self, request: ApiRequest) -> Forwarded:
+        """Answer a request another process has checked and routed (``Api(forward=…)``
+        there): the route's controller here, with this process's engine, as :meth:`handle`
+        would run it after authentication.  Never raises."""
+        try:
+            reply = self._dispatch(request, _Routed())
+            extra = reply.headers
+        except Exception as exc:
+            reply, extra = self._failure(request, exc)
+        return reply.status, reply.body, reply.content_type, extra
+
+    def _failure(
+        self, request: ApiRequest, exc: Exception
+    ) -> tuple[Reply, tuple[tuple[str, str], ...]]:
+        """The answer to an exception raised while answering ``request`` (called from the
+        ``except`` block: an unexpected one is logged with its traceback)."""
+        if isinstance(exc, ApiError):
+            if isinstance(exc, EngineUnavailable):
+                _engine_down.say(exc.detail)
+            return error(exc), exc.headers
+        if isinstance(exc, ConfigError):
+            return config_error(exc), ()
+        if isinstance(exc, StoreError):
+            log.error("the store %s failed: %s", self.services.store.location, exc)
+            return error(msg.STORE_UNAVAILABLE.error()), ()
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        return error(msg.INTERNAL_ERROR.error()), ()
 
     def _front(
         self, request: ApiRequest, origin: str | None, wanted: str | None
@@ -382,6 +444,9 @@ class Api:
         route = match.route
         routed.action = route.action
         routed.of_snapshot = route.of_snapshot
+        forward = self._forward
+        if forward is not None and not route.local:
+            return Reply(*forward(request))
         body = parse_json_body(request.body) if route.body else None
         if self._shared and not routed.refreshed:
             self._refresh(request)

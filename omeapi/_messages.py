@@ -8,7 +8,7 @@ Plain strings are fragments that go inside other messages.
 
 from __future__ import annotations
 
-from omeapi._errors import Message
+from omeapi._errors import EngineUnavailable, Message
 
 # Authentication: OME's five 401s (answered with WWW-Authenticate), in its order of checks
 AUTH_MISSING_HEADER = Message(401, "Authorization header is required to call API")
@@ -57,6 +57,8 @@ VHOST_TLS_INVALID = Message(400, "Invalid TLS files for the virtual host: [{vhos
 
 # Storage (omeapi: <Managers><API><Storage> works)
 STORE_UNAVAILABLE = Message(503, "The API storage is unavailable")
+# omeapi: the engine of `omeapi serve` lives in its own process (docs/engine.md)
+ENGINE_UNAVAILABLE = Message(503, EngineUnavailable.TEXT)
 
 # Applications (OME's orchestrator results; a restart fails as a create)
 APP_CREATE_FAILED = Message(500, "Failed to create the application: [{vhost}/{app}]")

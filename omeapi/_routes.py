@@ -54,15 +54,19 @@ STREAM_ACTIONS: dict[str, Controller] = {
 @attrs.frozen
 class Route:
     """One entry: the methods, the path regex (named groups become parameters), the
-    controller that answers, whether the body is parsed as JSON before anything else, and
+    controller that answers, whether the body is parsed as JSON before anything else,
     whether the answer is a function of the registry snapshot and the request alone (then
-    it is kept per snapshot, :class:`~omeapi._wire.answers.Answers`)."""
+    it is kept per snapshot, :class:`~omeapi._wire.answers.Answers`), and whether any
+    process can answer it (``local``: it neither reaches the engine nor changes config).
+    Where the engine lives in another process, the others are answered there
+    (``Api(forward=…)``): one engine, and one place that orders changes."""
 
     methods: frozenset[str]
     pattern: str
     controller: Controller
     body: bool = False
     of_snapshot: bool = False
+    local: bool = False
 
     @property
     def action(self) -> str:
@@ -77,8 +81,11 @@ def _r(
     *,
     body: bool = False,
     of_snapshot: bool = False,
+    local: bool = False,
 ) -> Route:
-    return Route(frozenset(methods.split()), pattern, controller, body, of_snapshot)
+    return Route(
+        frozenset(methods.split()), pattern, controller, body, of_snapshot, of_snapshot or local
+    )
 
 
 #: OME 0.20's v1 routes that omeapi serves, in OME's registration order.
@@ -88,17 +95,42 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", r"/v1/vhosts", vhosts.list_vhosts, of_snapshot=True),
     _r("GET", _VHOST, vhosts.get_vhost, of_snapshot=True),
     _r("DELETE", _VHOST, vhosts.delete_vhost),
-    _r("GET", r"/v1/vhosts:", stats.vhosts_colon),
-    _r("POST", r"/v1/vhosts:reloadAllCertificates", stats.reload_all_certificates, body=True),
-    _r("POST", r"/v1/vhosts:reloadCertificate", stats.reload_certificate_without_vhost, body=True),
-    _r("POST", _VHOST_ACTION + r"reloadAllCertificates", stats.reload_all_certificates, body=True),
-    _r("POST", _VHOST_ACTION + r"reloadCertificate", stats.reload_certificate, body=True),
+    _r("GET", r"/v1/vhosts:", stats.vhosts_colon, local=True),
+    # Certificates are the API process's own (its listeners, its subscribers): local.
+    _r(
+        "POST",
+        r"/v1/vhosts:reloadAllCertificates",
+        stats.reload_all_certificates,
+        body=True,
+        local=True,
+    ),
+    _r(
+        "POST",
+        r"/v1/vhosts:reloadCertificate",
+        stats.reload_certificate_without_vhost,
+        body=True,
+        local=True,
+    ),
+    _r(
+        "POST",
+        _VHOST_ACTION + r"reloadAllCertificates",
+        stats.reload_all_certificates,
+        body=True,
+        local=True,
+    ),
+    _r(
+        "POST",
+        _VHOST_ACTION + r"reloadCertificate",
+        stats.reload_certificate,
+        body=True,
+        local=True,
+    ),
     _r("POST", _APPS, apps.create_apps, body=True),
     _r("GET", _APPS, apps.list_apps, of_snapshot=True),
     _r("GET", _APP, apps.get_app, of_snapshot=True),
     _r("PATCH", _APP, apps.patch_app, body=True),
     _r("DELETE", _APP, apps.delete_app),
-    _r("GET", _APP + r":", apps.get_app_raw),
+    _r("GET", _APP + r":", apps.get_app_raw, local=True),
     _r("POST", _APP + r":records", jobs.list_records, body=True),
     _r("POST", _APP + r":startRecord", jobs.start_record, body=True),
     _r("POST", _APP + r":stopRecord", jobs.stop_record, body=True),
@@ -141,7 +173,13 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", _STATS_VHOST + r"/apps/(?P<app>[^/:]*)/streams/" + _STREAM, stats.stream_stats),
     _r("GET", r"/v1/stats/current/internals", stats.stats_internals),
     _r("GET", r"/v1/stats/current/internals/queues", stats.stats_queues),
-    _r("POST", r"/v1/managers/api:reloadCertificate", stats.reload_api_certificate, body=True),
+    _r(
+        "POST",
+        r"/v1/managers/api:reloadCertificate",
+        stats.reload_api_certificate,
+        body=True,
+        local=True,
+    ),
 )
 
 

@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer 408 to a request whose body is still arriving after SECONDS (default: 10)",
     )
     serve.add_argument("--store", metavar="LOCATION", help=_STORE_HELP)
+    serve.add_argument(
+        "--engine",
+        metavar="WHERE",
+        type=_engine_address,
+        help="the media engine: unix:PATH (an engine your program publishes on a socket) or "
+        "module:factory (built in the engine host); default: the simulated engine",
+    )
     serve.set_defaults(run=_serve)
     audit = verbs.add_parser("audit", help="print the audit log of the API's store")
     audit.add_argument(
@@ -227,6 +234,19 @@ def _audit(args: argparse.Namespace) -> int:
     for record in records:
         print(format_record(record, as_json=args.json))
     return 0
+
+
+def _engine_address(text: str) -> str:
+    """``unix:PATH`` or ``module:factory``; no network address (the engine's socket carries
+    no token: only its owner may reach it)."""
+    kind, _, rest = text.partition(":")
+    if not kind or not rest:
+        raise argparse.ArgumentTypeError("expected unix:PATH or module:factory")
+    if kind.lower() in ("tcp", "http", "https") or rest.startswith("//"):
+        raise argparse.ArgumentTypeError(
+            "an engine is reached over a Unix socket (unix:PATH), never over the network"
+        )
+    return text
 
 
 def _serve(args: argparse.Namespace) -> int:

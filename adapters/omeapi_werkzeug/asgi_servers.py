@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+from omeapi_remote import worker_options
 from omeapi_werkzeug.limits import HEADER_TIMEOUT
 from omeapi_werkzeug.logs import log_requests
 
@@ -31,10 +32,13 @@ def asgi_app() -> Any:
 
     spec = json.loads(os.environ[_ENV_SPEC])
     log_requests(spec)
+    engine, options = worker_options(spec.get("engine_host"))
     return create_app(
         spec["file"],
+        engine,
         store=spec.get("store"),
         body_timeout=spec["body_timeout"],
+        **options,
         **spec.get("options", {}),
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
+from omeapi_remote import worker_options
 from omeapi_werkzeug import WsgiApp, create_app
 from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
 from omeapi_werkzeug.limits import READ_TIMEOUT, STOP_TIMEOUT, body_readers, threads_for
@@ -106,14 +107,17 @@ class _Server(BaseApplication):  # type: ignore[misc]
                     lambda cert: holder.load(cert.cert_path, cert.key_path, cert.chain_path)
                 )
 
+        engine, options = worker_options(self.spec.get("engine_host"))
         return _drop_stalled(
             create_app(
                 self.spec["file"],
+                engine,
                 on_api=on_api,
                 close_unread=True,
                 body_timeout=self.spec["body_timeout"],
                 body_readers=body_readers(self.spec["threads"]),
                 store=self.spec.get("store"),
+                **options,
                 **self.spec.get("options", {}),
             )
         )

@@ -7,12 +7,16 @@ gunicorn's threaded worker; ``--server uvicorn`` / ``hypercorn`` serve the ASGI 
 Each listener is one server process running ``--workers`` worker processes (one per CPU by
 default), each with its own ``Api``.
 
-One logical API whatever the listeners and workers: they agree through a shared store
-(``<Managers><API><Storage>`` or ``--store``).  Without one, when more than one process
-serves (or granian serves TLS: a certificate reload replaces its workers), ``serve`` keeps
-the API's state in a private SQLite file in a temporary directory of its own, removed at
-exit, so that it lives exactly as long as the in-memory store would (docs/deployment.md,
-"Workers").
+One logical server whatever the listeners and workers.  When more than one process serves
+(or granian serves TLS: a certificate reload replaces its workers), or ``--engine`` names
+an engine, the engine lives in one process of its own, the engine host
+(:mod:`omeapi_remote.host`): the workers answer the Host check, CORS, the token and config
+reads themselves and forward every other route to it, so runtime state is one and every
+change reaches the engine once.  ``serve`` starts the host first and again whenever it
+dies.  Config is shared through the store (``<Managers><API><Storage>`` or ``--store``);
+without one, ``serve`` keeps it in a private SQLite file in a temporary directory of its
+own (with the engine host's socket), removed at exit, so that it lives exactly as long as
+the in-memory store would (docs/deployment.md, "Workers").
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from omeapi import ConfigError, ServerConfig, load_server_config, store_location
+from omeapi_remote import worker_options
 from omeapi_werkzeug.certificates import relay_certificate_reloads, tls_context
 from omeapi_werkzeug.limits import (
     BODY_TIMEOUT,
@@ -40,6 +45,7 @@ from omeapi_werkzeug.limits import (
     threads_for,
 )
 from omeapi_werkzeug.logs import log_requests
+from omeapi_werkzeug.ports import PortTaken, claim_ports
 
 __all__ = ["Listener", "listeners", "run", "tls_context"]
 
@@ -76,6 +82,14 @@ def needs_shared_state(server: str, chosen: Sequence[Listener], workers: int) ->
     if workers * len(chosen) > 1:
         return True
     return server == "granian" and any(listener.tls for listener in chosen)
+
+
+def needs_engine_host(
+    server: str, chosen: Sequence[Listener], workers: int, engine: str | None
+) -> bool:
+    """Whether the engine runs in an engine host process: several processes serve (they
+    must see one engine), or ``--engine`` names one."""
+    return bool(engine) or needs_shared_state(server, chosen, workers)
 
 
 def api_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -161,6 +175,7 @@ def _spec(args: argparse.Namespace, listener: Listener) -> dict[str, Any]:
         "workers": getattr(args, "workers", 1) or 1,
         "body_timeout": getattr(args, "body_timeout", None) or BODY_TIMEOUT,
         "store": getattr(args, "store_location", None),
+        "engine_host": getattr(args, "engine_socket", None),
         "options": api_options(args),
         # The process that relays certificate reloads between listeners (several of them).
         "relay": getattr(args, "relay", None),
@@ -181,17 +196,22 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, private: list[str]) -> int:
     server = getattr(args, "server", "granian")
+    engine = getattr(args, "engine", None)
     try:
         config = load_server_config(args.file)
         chosen = listeners(config, address=args.address, port=args.port, tls_port=args.tls_port)
         override = getattr(args, "store", None)
         location = store_location(config, override)
-        if location is None and chosen and needs_shared_state(server, chosen, args.workers):
-            # The workers and listeners must not diverge: one private SQLite file for all of
-            # them, gone with this process (as the in-memory store's state would be).
+        hosted = bool(chosen) and needs_engine_host(server, chosen, args.workers, engine)
+        if hosted:
+            # The engine host's socket, and without a store one private SQLite file that
+            # the workers, listeners and the host share, gone with this process (as the
+            # in-memory store's state would be).
             directory = tempfile.mkdtemp(prefix=PRIVATE_STORE_PREFIX)
             private.append(directory)
-            location = os.path.join(directory, "omeapi.sqlite3")
+            args.engine_socket = os.path.join(directory, "engine.sock")
+            if location is None:
+                location = os.path.join(directory, "omeapi.sqlite3")
         # The workers open the store themselves ("memory": not the config's <Storage>).
         args.store_location = location or "memory"
         if chosen:
@@ -211,13 +231,55 @@ def _run(args: argparse.Namespace, private: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_DISABLED
-    if len(chosen) == 1:
-        return _serve_one(server, _spec(args, chosen[0]))
-    return _serve_many(args, chosen)
+    try:
+        # Held (open) until this process ends: the children inherit them.
+        claims = claim_ports((listener.address, listener.port) for listener in chosen)
+    except PortTaken as exc:
+        print(f"omeapi serve: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    host = None
+    if hosted:
+        host = _start_host(args, engine)
+        if host is None:
+            return EXIT_CONFIG
+    try:
+        if len(chosen) == 1 and host is None:
+            return _serve_one(server, _spec(args, chosen[0]))
+        return _serve_many(args, chosen, host)
+    finally:
+        if host is not None:
+            host.stop()
+        for claim in claims:
+            claim.close()
 
 
-def _serve_many(args: argparse.Namespace, chosen: Sequence[Listener]) -> int:
-    """One child process per listener; stop them all when one stops or on a signal.
+def _start_host(args: argparse.Namespace, engine: str | None) -> Any:
+    """The engine host, started and answering; None if it could not start (said why)."""
+    from omeapi_remote.host import HostProcess
+
+    host = HostProcess(
+        {
+            "file": os.path.abspath(args.file),
+            "store": args.store_location,
+            "socket": args.engine_socket,
+            "engine": engine,
+        }
+    )
+    host.start()
+    status = host.wait_ready()
+    if status is not None:
+        host.stop()
+        print(
+            f"omeapi serve: the engine host did not start (exit status {status})",
+            file=sys.stderr,
+        )
+        return None
+    return host
+
+
+def _serve_many(args: argparse.Namespace, chosen: Sequence[Listener], host: Any = None) -> int:
+    """One child process per listener; stop them all when one stops or on a signal.  The
+    engine host (if any) is started again whenever it dies.
 
     A certificate reload that reaches a listener without TLS is relayed here (SIGUSR1) and on
     to the TLS listeners as SIGHUP: their server replaces its workers, which re-read the files.
@@ -251,6 +313,8 @@ def _serve_many(args: argparse.Namespace, chosen: Sequence[Listener]) -> int:
     signal.signal(signal.SIGUSR1, relay)
     while any(child.poll() is None for child in children):
         time.sleep(0.2)
+        if host is not None and not stopping:
+            host.watch()
         # granian may miss a SIGTERM that arrives while it is still starting its workers:
         # until every child has ended, say it again every few seconds.
         if stopping and time.monotonic() - stopping[-1] >= _RESEND:
@@ -295,6 +359,7 @@ def granian_app() -> Any:
 
     spec = json.loads(os.environ[_ENV_SPEC])
     log_requests(spec)
+    engine, options = worker_options(spec.get("engine_host"))
 
     def on_api(api: Any) -> None:
         if spec["tls"]:
@@ -306,11 +371,13 @@ def granian_app() -> Any:
 
     return create_app(
         spec["file"],
+        engine,
         on_api=on_api,
         close_unread=True,
         body_timeout=spec["body_timeout"],
         body_readers=body_readers(spec["threads"]),
         store=spec.get("store"),
+        **options,
         **spec.get("options", {}),
     )
 

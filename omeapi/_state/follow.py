@@ -28,7 +28,8 @@ class StoreFollower:
     ``interval`` is how often a store that cannot push is polled; a store that pushes is
     still checked every ``safety_interval`` seconds, in case a notification was lost
     while its connection was down (or the connection died unnoticed, with the generation
-    it feeds no longer moving).
+    it feeds no longer moving).  With ``reconcile`` False only the registry follows: the
+    engine belongs to another process, which follows the store for it.
     """
 
     def __init__(
@@ -38,9 +39,11 @@ class StoreFollower:
         *,
         interval: float = 0.25,
         safety_interval: float = 1.0,
+        reconcile: bool = True,
     ) -> None:
         self.registry = registry
         self.coordinator = coordinator
+        self.reconcile = reconcile
         store = registry.store
         self._pushes = bool(getattr(store, "notifies", False))
         self.interval = safety_interval if self._pushes else interval
@@ -80,6 +83,8 @@ class StoreFollower:
             self.registry.refresh(check=True)
         except StoreError as exc:
             self._warn(exc)
+            return
+        if not self.reconcile:
             return
         try:
             self.coordinator.reconcile()

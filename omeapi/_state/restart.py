@@ -292,26 +292,46 @@ class RestartCoordinator:
         """Start every vhost and app of the registry on the engine (at server start).
 
         Server.xml's must start; a stored one that does not is logged and kept (marked
-        failed), as a failed restart would leave it.
+        failed), as a failed restart would leave it.  An engine that already runs a vhost
+        or app (it outlived the process that started it: an engine of its own process)
+        is taken as running the registry's config.
         """
         for entry in self.registry.snapshot.vhosts.values():
             try:
                 self.engine.create_virtual_host(entry.config)
-            except EngineError:
-                if entry.read_only:
-                    raise
-                log.error("stored virtual host %s does not start", entry.name)
-                continue
+            except EngineError as exc:
+                if exc.result is not EngineResult.EXISTS:
+                    if entry.read_only:
+                        raise
+                    log.error("stored virtual host %s does not start", entry.name)
+                    continue
             with self._state:
                 self._running_vhosts[entry.name] = entry.config
             for app in entry.apps.values():
                 key = (entry.name, app.name)
                 done = self._execute(key, ABSENT, plan(ABSENT, app.config))
-                if done.error is not None:
-                    if entry.read_only:
-                        raise done.error
+                if done.error is None:
+                    continue
+                if done.error.result is EngineResult.EXISTS:
+                    self._set(key, running(app.config))
+                elif entry.read_only:
+                    raise done.error
+                else:
                     log.error("stored application %s/%s does not start", *key)
         self._reconciled = self.registry.snapshot
+
+    def resume(self) -> None:
+        """Start everything again on an engine that was replaced by one that runs nothing
+        (its process restarted), forgetting what the old one ran."""
+        with self._reconcile_lock, self._vhosts_lock:
+            with self._state:
+                self._apps.clear()
+                self._by_vhost.clear()
+                self._running_vhosts.clear()
+            try:
+                self.start()
+            except EngineError as exc:
+                log.error("the restarted engine does not start Server.xml's config: %s", exc)
 
     def adopt(self) -> None:
         """Take the registry's vhosts and apps as running already (the engine was started

@@ -37,14 +37,22 @@ JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 
 class Reply:
     """A status and an already-serialised body (what a controller answers): JSON unless
-    ``content_type`` says otherwise."""
+    ``content_type`` says otherwise; ``headers`` to add (an answer given by another process
+    brings its error's headers along)."""
 
-    __slots__ = ("body", "content_type", "status")
+    __slots__ = ("body", "content_type", "headers", "status")
 
-    def __init__(self, status: int, body: bytes, content_type: str = JSON_CONTENT_TYPE) -> None:
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = JSON_CONTENT_TYPE,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
+        self.headers = headers
 
     def __repr__(self) -> str:
         return f"Reply({self.status}, {self.body!r})"
