@@ -549,6 +549,64 @@ def workers(duration: float, rounds: int) -> list[str]:
     return lines
 
 
+#: The runtime read of the engine-host rows: a pulled stream, answered by the engine.
+_STREAM_PATH = "/v1/vhosts/default/apps/app/streams/cam"
+
+
+def _pull(port: int) -> None:
+    """Create the stream :data:`_STREAM_PATH` reads (the simulated engine pulls anything)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/vhosts/default/apps/app/streams",
+        data=b'{"name": "cam", "urls": ["rtsp://origin.example.com/app/cam"]}',
+        headers={"Authorization": AUTHORIZATION, "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201, response.status
+
+
+def engine_host(duration: float, rounds: int) -> list[str]:
+    """A runtime read (``GET …/streams/{s}``) answered by the engine in the one worker
+    (``--workers 1``) and through the engine host (one worker per core): what the round
+    trip to the engine host costs, in server CPU per request and in latency."""
+    cores = max(2, os.cpu_count() or 1)
+    headers = (f"Authorization: {AUTHORIZATION}", f"Origin: {ORIGIN}")
+    print(f"## GET {_STREAM_PATH} (wrk -t1 -c8, {rounds} rounds x {duration}s)\n")
+    print("| server | req/s (median) | server CPU µs a request | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|---:|")
+    names = {
+        "one": "omeapi serve, 1 worker (engine in the worker)",
+        "all": f"omeapi serve, {cores} workers (engine host)",
+    }
+    results: dict[str, list[Run]] = {"one": [], "all": []}
+    with contextlib.ExitStack() as stack:
+        ports = {
+            "one": stack.enter_context(omeapi_serve(1)),
+            "all": stack.enter_context(omeapi_serve(cores)),
+        }
+        for port in ports.values():
+            _pull(port)
+            wrk(f"http://127.0.0.1:{port}{_STREAM_PATH}", 1, headers=headers)
+        for _ in range(rounds):
+            for key, port in ports.items():
+                url = f"http://127.0.0.1:{port}{_STREAM_PATH}"
+                results[key].append(wrk_run(url, duration, headers=headers))
+    cpu: dict[str, float] = {}
+    for key, runs in results.items():
+        rps = statistics.median(r.rps for r in runs)
+        cpu[key] = statistics.median(r.cpu_us for r in runs)
+        p50 = statistics.median(r.latency.get("p50", 0.0) for r in runs)
+        p99 = statistics.median(r.latency.get("p99", 0.0) for r in runs)
+        print(f"| {names[key]} | {rps:,.0f} | {cpu[key]:.1f} | {p50:.2f} | {p99:.2f} |")
+    line = (
+        f"runtime read through the engine host / in the worker: "
+        f"{cpu['all'] / cpu['one']:.2f}x server CPU per request "
+        f"(+{cpu['all'] - cpu['one']:.1f} µs; aim: at most 1.5x)"
+    )
+    print(f"\n{line}\n")
+    return [line]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=5.0)
@@ -556,6 +614,9 @@ def main() -> None:
     parser.add_argument("--servers", default="granian,sync,gthread,uvicorn,hypercorn")
     parser.add_argument("--skip-mutations", action="store_true")
     parser.add_argument("--only-workers", action="store_true", help="just the workers row")
+    parser.add_argument(
+        "--only-engine-host", action="store_true", help="just the engine host's runtime read"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian package 'wrk')")
@@ -563,7 +624,11 @@ def main() -> None:
     if args.only_workers:
         workers(args.duration, args.rounds)
         return
+    if args.only_engine_host:
+        engine_host(args.duration, args.rounds)
+        return
     summary = workers(args.duration, args.rounds)
+    summary += engine_host(args.duration, args.rounds)
     summary += throughput(args.servers.split(","), args.duration, args.rounds)
     if not args.skip_mutations:
         mutations(args.duration)

@@ -5,7 +5,8 @@ in page order; a block right after a ``<!-- not run -->`` line is a fragment (a 
 or code for a server that is not here) and is left out.  A block of ``>>>`` lines is run as
 a doctest.  Each program runs in a fresh interpreter, with a timeout, from a directory
 holding a copy of ``examples/Server.xml`` (as ``Server.xml`` and as itself); the programs
-use the in-process API and open no sockets.
+use the in-process API, except docs/embedding.md's last section, which serves its engine to
+``omeapi serve`` on a private socket and 127.0.0.1.
 """
 
 from __future__ import annotations
