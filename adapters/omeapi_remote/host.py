@@ -89,7 +89,14 @@ def main() -> int:
     try:
         config = load_server_config(spec["file"])
         engine = build_engine(spec.get("engine"), config, on_restart)
-        api = open_api(config, engine, store=spec["store"], brake=False, health=False)
+        api = open_api(
+            config,
+            engine,
+            store=spec["store"],
+            brake=False,
+            health=False,
+            **spec.get("options", {}),
+        )
     except ConfigError as exc:
         print(f"omeapi engine host: {exc.located()}", file=sys.stderr, flush=True)
         return EXIT_CANNOT_START
@@ -125,8 +132,8 @@ if __name__ == "__main__":
 class HostProcess:
     """The engine host as ``omeapi serve`` runs it: started before the workers, started
     again whenever it dies (after a pause that grows while it keeps dying), stopped after
-    them.  ``spec``: ``file``, ``store``, ``socket`` and ``engine`` (the ``--engine``
-    value, or None)."""
+    them.  ``spec``: ``file``, ``store``, ``socket``, ``engine`` (the ``--engine``
+    value, or None) and ``options`` (more :func:`~omeapi.open_api` options)."""
 
     #: pauses before a restart: the first at once, then longer while it keeps failing
     BACKOFF = (0.0, 0.25, 0.5, 1.0, 2.0, 5.0)

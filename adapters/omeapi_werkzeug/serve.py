@@ -257,12 +257,20 @@ def _start_host(args: argparse.Namespace, engine: str | None) -> Any:
     """The engine host, started and answering; None if it could not start (said why)."""
     from omeapi_remote.host import HostProcess
 
+    # The options that shape answers go to the host too (it answers the forwarded routes);
+    # what only the workers do (console, access log, metrics) stays with them.
+    shared = {
+        key: value
+        for key, value in api_options(args).items()
+        if key not in ("console", "access_log", "metrics_path")
+    }
     host = HostProcess(
         {
             "file": os.path.abspath(args.file),
             "store": args.store_location,
             "socket": args.engine_socket,
             "engine": engine,
+            "options": shared,
         }
     )
     host.start()
