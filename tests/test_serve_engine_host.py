@@ -75,9 +75,9 @@ def test_engine_host_killed_under_load(tmp_path: Path) -> None:
         wait_for(port, proc)
         when_ready(port)
         assert request(port, "POST", "/v1/vhosts", [{"name": "made"}])[0] == 200
-        assert request(port, "POST", "/v1/vhosts/made/apps", [{"name": "a", "type": "live"}])[
-            0
-        ] == 200
+        assert (
+            request(port, "POST", "/v1/vhosts/made/apps", [{"name": "a", "type": "live"}])[0] == 200
+        )
         first = engine_host_pid(proc)
 
         stop_load = threading.Event()
@@ -205,8 +205,10 @@ def test_engine_from_a_factory_runs_in_the_engine_host(tmp_path: Path) -> None:
     port = free_port()
     env = {**ENV, "PYTHONPATH": os.pathsep.join([str(tmp_path), ENV["PYTHONPATH"]])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "omeapi.cli", "serve", str(_config(tmp_path, port))]
-        + ["--address", "127.0.0.1", "--workers", "1", "--engine", "my_engine:make"],
+        [
+            *(sys.executable, "-m", "omeapi.cli", "serve", str(_config(tmp_path, port))),
+            *("--address", "127.0.0.1", "--workers", "1", "--engine", "my_engine:make"),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
