@@ -30,6 +30,7 @@ __all__ = [
     "StoreConflict",
     "StoreError",
     "TooManyAttempts",
+    "WouldBlock",
     "reason_phrase",
 ]
 
@@ -228,6 +229,12 @@ class EngineError(OmeapiError):
         super().__init__(detail or result.value)
         self.result = result
         self.detail = detail
+
+
+class WouldBlock(Exception):
+    """Raised on the non-blocking path (``Api.handle_nonblocking``) where answering would
+    wait on the engine, the store or a file, or count something: nothing of the request has
+    been done yet, so it is answered again, whole, where blocking is allowed."""
 
 
 class EngineUnavailable(ApiError):

@@ -21,7 +21,7 @@ from omeapi._access.hosts import HostCheck
 from omeapi._config.model import CrossDomains
 from omeapi._console import Console
 from omeapi._controllers.call import Call
-from omeapi._errors import ApiError, ConfigError, EngineUnavailable, StoreError
+from omeapi._errors import ApiError, ConfigError, EngineUnavailable, StoreError, WouldBlock
 from omeapi._routes import RouteMatch, Router
 from omeapi._services import AuditSource, Services, current_source
 from omeapi._wire.answers import Answers
@@ -245,6 +245,23 @@ class Api:
             return self._answer(request)
         return self._observed(request, self._answer)
 
+    def handle_nonblocking(self, request: ApiRequest) -> ApiResponse | None:
+        """Answer ``request`` if that needs no waiting, else None: then call :meth:`handle`
+        where blocking is allowed (a worker thread).  For event loops: the Host check,
+        CORS, the token, the brake's verdict, kept answers and reads of the registry
+        snapshot are answered here; the engine, a store round trip, files, changes and the
+        brake's counting are not, and None means that nothing of the request was done or
+        counted.  The same pipeline as :meth:`handle`, step for step.  Never raises."""
+        try:
+            if not self._observers:
+                return self._answer(request, False)
+            return self._observed(request, self._answer_on_loop)
+        except WouldBlock:
+            return None
+
+    def _answer_on_loop(self, request: ApiRequest) -> ApiResponse:
+        return self._answer(request, False)
+
     def body_timed_out(self, request: ApiRequest, seconds: float) -> ApiResponse:
         """The answer when a server gave up reading ``request``'s body after ``seconds``
         (408, with the CORS headers any answer carries; ``request`` is the one
@@ -305,9 +322,11 @@ class Api:
             return self.handle(request)
         return None
 
-    def _answer(self, request: ApiRequest) -> ApiResponse:
+    def _answer(self, request: ApiRequest, may_block: bool = True) -> ApiResponse:
         probe = self._probes.get(request.path)
         if probe is not None and request.method in _READS:
+            if not may_block and request.path == READY_PATH and self._shared:
+                raise WouldBlock  # it reads the store
             # Health probes come from load balancers with any Host and no token; the
             # answer is a bare status, so it tells an attacker nothing.
             return self._respond(request, probe(), (), route=request.path)
@@ -319,20 +338,22 @@ class Api:
         routed = _Routed()
         key = snapshot = None
         try:
-            self._authenticate(request)
+            self._authenticate(request, may_block)
             if request.method in _READS:
                 key = self._answers.key(request, origin, wanted)
             if key is not None:
                 # Fresh first: an answer is given again only while its snapshot is current.
                 if self._shared:
-                    self._refresh(request)
+                    self._refresh(request, may_block)
                     routed.refreshed = True
                 snapshot = self.services.registry.snapshot
                 kept = self._answers.get(key, snapshot)
                 if kept is not None:
                     return kept
-            reply = self._dispatch(request, routed)
+            reply = self._dispatch(request, routed, may_block)
             extra = reply.headers
+        except WouldBlock:
+            raise
         except Exception as exc:
             reply, extra = self._failure(request, exc)
         response = self._respond(request, reply, cors, extra, routed.action)
@@ -398,11 +419,11 @@ class Api:
         self._authenticate(request)
         return self._match(request)
 
-    def _authenticate(self, request: ApiRequest) -> None:
+    def _authenticate(self, request: ApiRequest, may_block: bool = True) -> None:
         """OME's 401 (or the brake's 429) unless the request carries the token."""
         auth = self.auth
         if auth is not None:
-            auth.verify(request.headers.get("authorization"), request.client)
+            auth.verify(request.headers.get("authorization"), request.client, may_block=may_block)
 
     def _match(self, request: ApiRequest) -> RouteMatch | None:
         """The route (None: the metrics path), or OME's 404/405."""
@@ -433,7 +454,7 @@ class Api:
             if (len(digits), digits) > (len(limit), limit):
                 raise msg.BODY_TOO_LARGE.error(size=digits, limit=self.body_limit)
 
-    def _dispatch(self, request: ApiRequest, routed: _Routed) -> Reply:
+    def _dispatch(self, request: ApiRequest, routed: _Routed, may_block: bool = True) -> Reply:
         """The controller's reply to an authenticated request; ``routed`` learns the route."""
         match = self._match(request)
         if match is None:
@@ -442,6 +463,8 @@ class Api:
         if len(request.body) > self.body_limit:
             raise msg.BODY_TOO_LARGE.error(size=len(request.body), limit=self.body_limit)
         route = match.route
+        if not (may_block or route.pure):
+            raise WouldBlock
         routed.action = route.action
         routed.of_snapshot = route.of_snapshot
         forward = self._forward
@@ -449,7 +472,7 @@ class Api:
             return Reply(*forward(request))
         body = parse_json_body(request.body) if route.body else None
         if self._shared and not routed.refreshed:
-            self._refresh(request)
+            self._refresh(request, may_block)
         if request.method in _READS:
             return route.controller(Call(self.services, request, match.params, body))
         # Changes are audited with the request that made them.
@@ -459,8 +482,12 @@ class Api:
         finally:
             current_source.reset(token)
 
-    def _refresh(self, request: ApiRequest) -> None:
+    def _refresh(self, request: ApiRequest, may_block: bool = True) -> None:
         """Show what other processes changed: one counter read when nothing did."""
+        if not may_block:
+            if not self.services.registry.current():
+                raise WouldBlock  # the store must be asked
+            return
         try:
             follower = self.services.follower
             if self.services.registry.refresh() and self._started and follower is not None:

@@ -59,7 +59,9 @@ class Route:
     it is kept per snapshot, :class:`~omeapi._wire.answers.Answers`), and whether any
     process can answer it (``local``: it neither reaches the engine nor changes config).
     Where the engine lives in another process, the others are answered there
-    (``Api(forward=…)``): one engine, and one place that orders changes."""
+    (``Api(forward=…)``): one engine, and one place that orders changes.  ``pure``: the
+    answer is computed from the registry snapshot and the request alone, with no I/O and
+    nothing counted, so an event loop may run it (``Api.handle_nonblocking``)."""
 
     methods: frozenset[str]
     pattern: str
@@ -67,6 +69,7 @@ class Route:
     body: bool = False
     of_snapshot: bool = False
     local: bool = False
+    pure: bool = False
 
     @property
     def action(self) -> str:
@@ -82,9 +85,17 @@ def _r(
     body: bool = False,
     of_snapshot: bool = False,
     local: bool = False,
+    pure: bool = False,
 ) -> Route:
+    pure = pure or of_snapshot
     return Route(
-        frozenset(methods.split()), pattern, controller, body, of_snapshot, of_snapshot or local
+        frozenset(methods.split()),
+        pattern,
+        controller,
+        body,
+        of_snapshot,
+        local or pure,
+        pure,
     )
 
 
@@ -95,7 +106,7 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", r"/v1/vhosts", vhosts.list_vhosts, of_snapshot=True),
     _r("GET", _VHOST, vhosts.get_vhost, of_snapshot=True),
     _r("DELETE", _VHOST, vhosts.delete_vhost),
-    _r("GET", r"/v1/vhosts:", stats.vhosts_colon, local=True),
+    _r("GET", r"/v1/vhosts:", stats.vhosts_colon, pure=True),
     # Certificates are the API process's own (its listeners, its subscribers): local.
     _r(
         "POST",
@@ -130,7 +141,7 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", _APP, apps.get_app, of_snapshot=True),
     _r("PATCH", _APP, apps.patch_app, body=True),
     _r("DELETE", _APP, apps.delete_app),
-    _r("GET", _APP + r":", apps.get_app_raw, local=True),
+    _r("GET", _APP + r":", apps.get_app_raw, pure=True),
     _r("POST", _APP + r":records", jobs.list_records, body=True),
     _r("POST", _APP + r":startRecord", jobs.start_record, body=True),
     _r("POST", _APP + r":stopRecord", jobs.stop_record, body=True),

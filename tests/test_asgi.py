@@ -492,6 +492,8 @@ def test_handle_runs_off_the_loop_in_a_bounded_pool(
         return handle(request)
 
     api.handle = slow  # type: ignore[method-assign]
+    # As if every request needed a thread (the engine, a store round trip).
+    api.handle_nonblocking = lambda request: None  # type: ignore[method-assign]
 
     async def many() -> tuple[list[Answer], int]:
         loop_thread = threading.get_ident()
@@ -505,6 +507,65 @@ def test_handle_runs_off_the_loop_in_a_bounded_pool(
     assert [a.status for a in answers] == [200] * 10
     assert most == expected
     assert loop_thread not in idents
+
+
+def _threads_used(app: Any, requests: list[tuple[str, str, str]]) -> list[tuple[int, bool]]:
+    """(status, whether a worker thread answered) for each request, in order."""
+    api = app.api
+    handle = api.handle
+    threaded: list[bool] = []
+
+    def spy(request: ApiRequest) -> Any:
+        threaded[-1] = True
+        return handle(request)
+
+    api.handle = spy  # type: ignore[method-assign]
+    out: list[tuple[int, bool]] = []
+    for method, path, token in requests:
+        threaded.append(False)
+        headers = [("host", "localhost"), ("authorization", token)]
+        answer = call(app, method, path, headers=headers)
+        out.append((answer.status, threaded[-1]))
+    return out
+
+
+_GOOD = AUTH
+_WRONG = "Basic d3Jvbmc="
+
+
+def test_what_cannot_block_is_answered_on_the_loop(tmp_path: Path) -> None:
+    app = create_app(parse_server_xml(server_xml()))
+    answers = _threads_used(
+        app,
+        [
+            ("GET", "/v1/vhosts", _GOOD),  # a config read (and then a kept answer)
+            ("GET", "/v1/vhosts", _GOOD),
+            ("GET", "/v1/vhosts/default/apps/app", _GOOD),
+            ("GET", "/v1/nothing", _GOOD),  # 404
+            ("GET", "/v1/vhosts/default/apps/app/streams", _GOOD),  # the engine
+            ("POST", "/v1/vhosts", _GOOD),  # a change
+            ("GET", "/v1/vhosts", _WRONG),  # a failed login is counted
+        ],
+    )
+    assert answers == [
+        (200, False),
+        (200, False),
+        (200, False),
+        (404, False),
+        (200, True),
+        (400, True),
+        (401, True),
+    ]
+
+
+def test_failed_logins_are_counted_once_on_the_async_path() -> None:
+    app = create_app(parse_server_xml(server_xml()))
+    wrong = [("GET", "/v1/vhosts", _WRONG)] * 11
+    statuses = [status for status, _ in _threads_used(app, wrong)]
+    # The brake's limit is 10 failures a minute: the 11th is braked, not the 6th.
+    assert statuses == [401] * 10 + [429]
+    # A braked client is refused on the loop, without a thread.
+    assert _threads_used(app, [("GET", "/v1/vhosts", _GOOD)]) == [(429, False)]
 
 
 def test_threads_must_be_positive(api: Api) -> None:

@@ -1,8 +1,10 @@
 """The ASGI adapter: an ASGI 3 ``scope`` → :class:`~omeapi.ApiRequest` → ASGI messages.
 
-It translates and nothing more: no routing, no authentication, no JSON.  The core's
-:meth:`~omeapi.Api.handle` blocks (it may call the engine and a database), so it runs in
-worker threads, at most ``threads`` at a time, never on the event loop.
+It translates and nothing more: no routing, no authentication, no JSON.  What the core
+answers without waiting (:meth:`~omeapi.Api.handle_nonblocking`: the Host check, CORS,
+the token, config reads, kept answers) is answered on the event loop; the rest
+(:meth:`~omeapi.Api.handle`: the engine, a database, changes) runs in worker threads, at
+most ``threads`` at a time.
 
 Serve it with any ASGI server (uvicorn, hypercorn …) or mount it inside another ASGI app
 (Starlette's ``Mount("/ome", app=...)``: routes match the path below ``root_path``)::
@@ -282,9 +284,13 @@ class AsgiApp:
         if body is None:
             return  # the client went away before sending the whole body
         request = _request(scope, headers, body)
-        if self._size != self._applied:
-            self._limiter.total_tokens = self._applied = self._size
-        response = await anyio.to_thread.run_sync(api.handle, request, limiter=self._limiter)
+        # On the event loop when nothing of it can block (kept answers, config reads,
+        # refusals); else the whole request again, on a worker thread.
+        response = api.handle_nonblocking(request)
+        if response is None:
+            if self._size != self._applied:
+                self._limiter.total_tokens = self._applied = self._size
+            response = await anyio.to_thread.run_sync(api.handle, request, limiter=self._limiter)
         with contextlib.suppress(OSError):  # ASGI 2.4: sending to a gone client raises
             await _send_response(send, response)
 

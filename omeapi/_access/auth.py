@@ -26,7 +26,7 @@ import re
 from typing import Protocol
 
 from omeapi import _messages as msg
-from omeapi._errors import AuthError, ConfigError, TooManyAttempts
+from omeapi._errors import AuthError, ConfigError, TooManyAttempts, WouldBlock
 
 __all__ = [
     "BAD_CREDENTIAL",
@@ -116,6 +116,14 @@ class Brake(Protocol):
         """Forget ``client``'s failures."""
 
 
+def _succeeded(brake: Brake, client: str, may_block: bool) -> None:
+    if not may_block:
+        settled = getattr(brake, "settled", None)
+        if settled is None or not settled(client):
+            raise WouldBlock
+    brake.succeeded(client)
+
+
 class AuthVerifier:
     """Checks ``Authorization`` headers against the ``<AccessToken>``.
 
@@ -156,12 +164,16 @@ class AuthVerifier:
             return None
         return cls(token, brake=brake)
 
-    def verify(self, authorization: str | None, client: str = "") -> None:
+    def verify(
+        self, authorization: str | None, client: str = "", *, may_block: bool = True
+    ) -> None:
         """Return if ``authorization`` carries the token, else raise.
 
         Raises :class:`~omeapi._errors.AuthError` with OME's message, or
         :class:`~omeapi._errors.TooManyAttempts` when ``client`` (its address) is braked.  A
-        missing header does not count as a failed attempt: it guesses nothing.
+        missing header does not count as a failed attempt: it guesses nothing.  Without
+        ``may_block``, :class:`~omeapi._errors.WouldBlock` where the brake would count (a
+        store round trip, maybe), before anything is counted.
         """
         brake = self.brake
         if brake is not None:
@@ -170,19 +182,21 @@ class AuthVerifier:
             _digest(authorization.encode("utf-8", "surrogatepass")), self._header_digest
         ):
             if brake is not None:
-                brake.succeeded(client)
+                _succeeded(brake, client, may_block)
             return
         try:
             self._verify_slowly(authorization)
         except AuthError as error:
             if brake is not None and error.text != MISSING_HEADER:
+                if not may_block:
+                    raise WouldBlock from None
                 wait = brake.failed(client)
                 if wait is not None:
                     # Other processes used up the window meanwhile: not one more 401.
                     raise TooManyAttempts(max(1, math.ceil(wait))) from None
             raise
         if brake is not None:
-            brake.succeeded(client)
+            _succeeded(brake, client, may_block)
 
     def _verify_slowly(self, authorization: str | None) -> None:
         value = (authorization or "").strip(_OWS)

@@ -177,6 +177,10 @@ class SharedFailures:
     def tracked_clients(self) -> int:
         return len(self._failing) + self._fallback.tracked_clients
 
+    def settled(self, client: str) -> bool:
+        # A success must clear the shared count only for clients that failed here.
+        return client not in self._failing and client not in self._blocked
+
 
 def _remember(table: OrderedDict[str, Any], key: str, value: Any, limit: int) -> None:
     table[key] = value
@@ -252,6 +256,15 @@ class FailureBrake:
     def succeeded(self, client: str) -> None:
         """Forget ``client``'s failures."""
         self.backend.succeeded(client)
+
+    def settled(self, client: str) -> bool:
+        """Whether a success of ``client`` needs no bookkeeping that may block (a store
+        round trip): true for this process's own counts, and for a client with no failures
+        on record here.  A backend that cannot tell is taken as needing it."""
+        settled = getattr(self.backend, "settled", None)
+        if settled is None:
+            return isinstance(self.backend, LocalFailures)
+        return bool(settled(client))
 
     @property
     def tracked_clients(self) -> int:

@@ -289,6 +289,12 @@ class Registry:
 
     # -- following the store --------------------------------------------------------
 
+    def current(self) -> bool:
+        """Whether the snapshot is known to be current without asking the store: its
+        generation word has not moved (False with a store that has none)."""
+        generation = self._generation
+        return generation is not None and generation() == self._generation_seen
+
     def refresh(self, *, check: bool = False) -> bool:
         """Reload the store if its change counter moved; True if the snapshot changed.
 
