@@ -28,7 +28,7 @@ from omeapi._state.follow import StoreFollower
 from omeapi._state.registry import Registry
 from omeapi._state.restart import RestartCoordinator
 from omeapi._stores.base import Store
-from omeapi._stores.open import open_store, store_location
+from omeapi._stores.open import open_store, shown_location, store_location
 
 __all__ = ["open_api"]
 
@@ -143,7 +143,10 @@ def _open_store(config: ServerConfig, store: Store | str | None) -> Store:
     try:
         return open_store(location)
     except StoreError as exc:
+        # Never the password of a postgresql:// URL; and a location given by the caller
+        # (--store) is not the config's element.
+        where = "<Managers><API><Storage>: " if store is None else ""
         raise ConfigError(
-            f"<Managers><API><Storage>: cannot open the store {location}: {exc}",
+            f"{where}cannot open the store {shown_location(location)}: {exc}",
             file=config.file,
         ) from None

@@ -181,7 +181,9 @@ class ConfigError(OmeapiError):
 
     ``text`` is OME's message without the ``[Config] `` prefix; :attr:`message` adds it, as the
     API reports it.  ``file`` and ``line`` point at the offending element when it came from a
-    file; ``path`` is the element path (``Server.bind.managers.api``).
+    file; ``path`` is the element path (``Server.bind.managers.api``).  ``hint`` is what
+    OME's text leaves out and a person needs (an unset ``${env:…}``, a line and column): it
+    is shown by :meth:`located`, never in the API's answer.
     """
 
     def __init__(
@@ -191,12 +193,14 @@ class ConfigError(OmeapiError):
         file: str | None = None,
         line: int | None = None,
         path: str = "",
+        hint: str = "",
     ) -> None:
         super().__init__(text)
         self.text = text
         self.file = file
         self.line = line
         self.path = path
+        self.hint = hint
 
     @property
     def message(self) -> str:
@@ -208,7 +212,7 @@ class ConfigError(OmeapiError):
         where = self.file or "<input>"
         if self.line is not None:
             where = f"{where}:{self.line}"
-        return f"{where}: {self.text}"
+        return f"{where}: {self.text}" + (f" ({self.hint})" if self.hint else "")
 
     def __repr__(self) -> str:
         return f"ConfigError({self.text!r}, file={self.file!r}, line={self.line!r})"

@@ -9,10 +9,13 @@ controllers, imports nothing that runs threads or opens files.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import attrs
+
+# Who is asking has its own home below this module and the state layer; named here too
+# for the handler, which sets it around each controller.
+from omeapi._audit_source import AuditSource, current_source
 
 if TYPE_CHECKING:
     from omeapi._config import ServerConfig
@@ -43,16 +46,3 @@ class Services:
     follower: StoreFollower | None = None
     #: whether closing the API closes the store (False for a store the caller passed in)
     owns_store: bool = True
-
-
-@attrs.frozen
-class AuditSource:
-    """The request a change comes from: client address, method and path."""
-
-    client: str
-    method: str
-    path: str
-
-
-#: The request being answered by this thread (set by the handler around a controller).
-current_source: ContextVar[AuditSource | None] = ContextVar("omeapi_audit_source", default=None)

@@ -1,6 +1,8 @@
 """The ``omeapi`` command: ``omeapi check FILE``, ``omeapi audit [FILE]`` (and
 ``omeapi serve`` where installed); ``omeapi --version``."""
 
+# The module docstring is reST for the docs; --help prints DESCRIPTION, in plain text.
+
 from __future__ import annotations
 
 import argparse
@@ -11,10 +13,21 @@ from collections.abc import Callable, Sequence
 from omeapi._config import load_server_config
 from omeapi._config.source import parse_file
 from omeapi._config.versions import describe, newer_elements
+from omeapi._console import CONSOLE_PATH, Console
 from omeapi._errors import ConfigError
 from omeapi._version import OME_API_VERSION, __version__
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
+
+#: What ``omeapi --help`` says before the verbs.
+DESCRIPTION = (
+    "OvenMediaEngine's REST management API: validate a Server.xml (omeapi check FILE), "
+    "serve its API (omeapi serve [FILE]) or read the audit log of its store "
+    "(omeapi audit [FILE]). FILE defaults to Server.xml where it may be left out."
+)
+
+#: The help of a FILE argument that may be left out.
+_FILE_HELP = "path to Server.xml (default: Server.xml in the current directory)"
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -41,16 +54,41 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that ``serve --console`` takes the next word as its PATH only when
+    it looks like one (starts with ``/`` and is not an ``.xml`` file): ``serve --console
+    Server.xml`` serves Server.xml with the console, not a console at "Server.xml"."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        words = list(sys.argv[1:] if args is None else args)
+        serving = False
+        for i, word in enumerate(words[:-1]):
+            serving = serving or word == "serve"
+            if serving and word == "--console" and not _console_like(words[i + 1]):
+                words[i] = _CONSOLE_FLAG
+        return super().parse_known_args(words, namespace)
+
+
+def _console_like(word: str) -> bool:
+    return word.startswith("/") and not word.lower().endswith(".xml")
+
+
+#: ``--console`` with no PATH, as :class:`_Parser` rewrites it (hidden from --help).
+_CONSOLE_FLAG = "--console-at-default-path"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one subcommand per verb)."""
-    parser = argparse.ArgumentParser(prog="omeapi", description=__doc__)
+    parser = _Parser(prog="omeapi", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=VERSION_TEXT)
     verbs = parser.add_subparsers(dest="verb", required=True)
     check = verbs.add_parser("check", help="validate a Server.xml and print a summary")
     check.add_argument("file", help="path to Server.xml")
     check.set_defaults(run=_check)
     serve = verbs.add_parser("serve", help="serve the API of a Server.xml")
-    serve.add_argument("file", nargs="?", default="Server.xml", help="path to Server.xml")
+    serve.add_argument("file", nargs="?", default="Server.xml", help=_FILE_HELP)
     serve.add_argument(
         "--server",
         choices=("granian", "gunicorn", "uvicorn", "hypercorn"),
@@ -58,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="granian or gunicorn (WSGI), uvicorn or hypercorn (the ASGI adapter)",
     )
     serve.add_argument("--address", help="listen on this address instead of <IP>")
-    serve.add_argument("--port", type=int, help="plain HTTP port instead of <Port>")
-    serve.add_argument("--tls-port", type=int, help="TLS port instead of <TLSPort>")
+    serve.add_argument("--port", type=_port, help="plain HTTP port instead of <Port>")
+    serve.add_argument("--tls-port", type=_port, help="TLS port instead of <TLSPort>")
     serve.add_argument(
         "--workers",
         type=_positive,
@@ -70,10 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--console",
         nargs="?",
+        type=_console_path,
         const=True,
         default=None,
         metavar="PATH",
-        help="serve the web console at /console (or at PATH)",
+        help=f"serve the web console at {CONSOLE_PATH} (or at PATH: one segment such as /ops); "
+        "log in with the <AccessToken>",
+    )
+    serve.add_argument(
+        _CONSOLE_FLAG, dest="console", action="store_const", const=True, help=argparse.SUPPRESS
     )
     serve.add_argument(
         "--access-log",
@@ -106,7 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     audit = verbs.add_parser("audit", help="print the audit log of the API's store")
     audit.add_argument(
-        "file", nargs="?", default="Server.xml", help="Server.xml naming the store in <Storage>"
+        "file",
+        nargs="?",
+        default="Server.xml",
+        help="Server.xml naming the store in <Storage> (default: Server.xml in the current "
+        "directory)",
     )
     audit.add_argument(
         "--since",
@@ -146,6 +193,24 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
     return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535: {text}")
+    return value
+
+
+def _console_path(text: str) -> str:
+    try:
+        Console(text)  # the core's own rule for the path
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.text) from None
+    return text
 
 
 def _url_path(text: str) -> str:

@@ -15,7 +15,7 @@ import pytest
 from conftest import Client, make_api, profile_body
 
 from omeapi._config import ApplicationConfig
-from omeapi._engine.protocol import RestartOutcome
+from omeapi._engine.protocol import EngineError, EngineResult, RestartOutcome
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._state.restart import AppEvent
 
@@ -234,6 +234,46 @@ def test_double_failure_keeps_the_app_as_failed(world: World, caplog: Any) -> No
     assert world.running() == without_dynamic(before)
     assert not world.api.coordinator.failed("vh", "a")
     assert [e.kind for e in world.events] == ["restart"]
+
+
+class KeepsOldApp(SimulatedEngine):
+    """An engine whose failed restart leaves the previous app running (and says so by
+    answering the rollback's create with EXISTS)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse = 0
+
+    def restart_application(
+        self, vhost: str, old: ApplicationConfig, new: ApplicationConfig
+    ) -> RestartOutcome:
+        if self.refuse:
+            self.refuse -= 1
+            raise EngineError(EngineResult.FAILED, "refused")
+        return super().restart_application(vhost, old, new)
+
+
+def test_an_engine_that_keeps_the_old_app_running_is_not_stuck(caplog: Any) -> None:
+    world = World(KeepsOldApp())
+    engine = world.engine
+    assert isinstance(engine, KeepsOldApp)
+    caplog.set_level(logging.INFO, logger="omeapi")
+    before = world.app_json()
+    engine.refuse = 1
+    response = world.request("PATCH", A, {"publishers": {"appWorkerCount": 2}})
+    assert (response.status, response.body) == (500, failure_message())
+    assert world.running() == without_dynamic(before)  # the engine kept it
+    assert world.app_json() == before
+    assert not world.api.coordinator.failed("vh", "a")
+    assert world.sessions() == SESSIONS  # nothing was stopped
+    assert [e.kind for e in world.events] == ["rollback"]
+    messages = [m for _, level, m in caplog.record_tuples if level >= logging.WARNING]
+    assert messages == [
+        "app vh/a: the new config did not start and the engine kept the previous one running"
+    ]
+    # The next change restarts the running app (no "already exists" from a create).
+    assert world.request("PATCH", A, {"publishers": {"appWorkerCount": 3}}).status == 200
+    assert world.running()["publishers"]["appWorkerCount"] == 3
 
 
 def test_failed_app_can_be_deleted(world: World) -> None:

@@ -331,7 +331,9 @@ def test_a_bad_flag_value_is_refused_before_any_server_starts(
     tmp_path: Path, ca: trustme.CA, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(tmp_path, ca, free_port(), None)
-    assert main(["serve", str(config), "--workers", "1", "--console", "no-slash"]) == 1
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", str(config), "--workers", "1", "--console=no-slash"])
+    assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "no-slash" in err and "Traceback" not in err
     with pytest.raises(SystemExit) as exit_:

@@ -44,7 +44,7 @@ from omeapi_werkzeug.limits import (
     body_readers,
     threads_for,
 )
-from omeapi_werkzeug.logs import log_requests
+from omeapi_werkzeug.logs import announce, log_requests, quiet_granian
 from omeapi_werkzeug.ports import PortTaken, claim_ports
 
 __all__ = ["Listener", "listeners", "run", "tls_context"]
@@ -331,14 +331,7 @@ def _serve_many(args: argparse.Namespace, chosen: Sequence[Listener], host: Any 
 
 
 def _serve_one(server: str, spec: dict[str, Any]) -> int:
-    store = spec.get("store")
-    print(
-        f"omeapi: serving {spec['file']} on {'https' if spec['tls'] else 'http'}://"
-        f"{spec['address']}:{spec['port']} with {server}, {spec.get('workers', 1)} workers, "
-        f"store {'in memory' if store in (None, 'memory') else store}",
-        file=sys.stderr,
-        flush=True,
-    )
+    announce(server, spec)
     try:
         if server == "gunicorn":
             from omeapi_werkzeug.gunicorn import serve_gunicorn
@@ -403,6 +396,7 @@ def _serve_granian(spec: dict[str, Any]) -> int:
     # Only TLS listeners replace their workers (certificate reloads); the others keep
     # granian's own sockets, which spread connections over the workers.
     server = _granian_class(Granian) if spec["tls"] else Granian
+    quiet_granian()
     server(
         "omeapi_werkzeug.serve:granian_app",
         address=spec["address"],
@@ -419,6 +413,8 @@ def _serve_granian(spec: dict[str, Any]) -> int:
         workers_kill_timeout=STOP_TIMEOUT,
         factory=True,
         log_access=False,
+        # WSGI has none; granian would say so at every start.
+        websockets=False,
         **options,
     ).serve()
     return 0

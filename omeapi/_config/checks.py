@@ -9,6 +9,7 @@ carry no path, as in OME.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,38 @@ __all__ = ["ABSENT_CHECKS", "ITEM_CHECKS", "VALUE_CHECKS"]
 def _sibling(siblings: Mapping[str, Any], name: str, default: Any = None) -> Any:
     node = siblings.get(name)
     return node.value if isinstance(node, Scalar) else default
+
+
+def _not_a_boolean(node: object) -> str:
+    """A note for a written Bypass that OME read as false without it saying false."""
+    if not isinstance(node, Scalar) or not isinstance(node.raw, str):
+        return ""
+    written = node.raw.strip().lower()
+    if written in ("true", "false") or re.fullmatch(r"[+-]?\d+", written):
+        return ""
+    return f"Bypass {node.raw!r} is neither true nor false, and reads as false"
+
+
+#: A host name: dot-separated labels of letters, digits and inner hyphens.
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+#: What is meant as an IPv4 address (digits and dots only) is not a host name.
+_DOTTED = re.compile(r"[\d.]+")
+
+
+def bind_address(value: Any, siblings: Mapping[str, Any]) -> Any:
+    """``<Server><IP>``: ``*``, an IPv4 or IPv6 address, or a host name.  OME takes any
+    text here and fails later, when it binds; ``omeapi check`` says so at once."""
+    text = str(value)
+    if text in ("*", ""):
+        return value
+    try:
+        ipaddress.ip_address(text.removeprefix("[").removesuffix("]"))
+        return value
+    except ValueError:
+        pass
+    if _HOST_NAME.fullmatch(text) and not _DOTTED.fullmatch(text):
+        return value
+    raise ConfigError(f"Invalid IP address: {text}")
 
 
 def one_of(values: tuple[str, ...], message: str, *, fold: bool = False) -> ValueCheck:
@@ -108,7 +141,7 @@ def required_unless_bypass(message: str) -> AbsentCheck:
 
     def check(siblings: Mapping[str, Any]) -> None:
         if not _sibling(siblings, "Bypass", False):
-            raise ConfigError(message)
+            raise ConfigError(message, hint=_not_a_boolean(siblings.get("Bypass")))
 
     return check
 
@@ -231,6 +264,7 @@ VALUE_CHECKS: dict[str, ValueCheck] = {
     ),
     **_bypass_if_match(),
     "RedisServer.Host": host_port,
+    "Server.IP": bind_address,
     "VideoTemplate.EncodingType": _ENCODING_TYPE,
     "AudioTemplate.EncodingType": _ENCODING_TYPE,
     "Ingress.MinBitrate": bitrate("MinBitrate"),

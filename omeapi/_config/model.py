@@ -18,7 +18,16 @@ import attrs
 from omeapi._config.nodes import Item, JsonValue
 from omeapi._config.schema import Spec
 from omeapi._config.source import XmlFile, make_include, parse_bytes, parse_file
-from omeapi._config.tree import SCHEMA, ErrorFn, JsonReader, Previous, XmlReader, spec_at, to_json
+from omeapi._config.tree import (
+    SCHEMA,
+    ErrorFn,
+    JsonReader,
+    Previous,
+    XmlReader,
+    spec_at,
+    to_json,
+    unset_variables,
+)
 from omeapi._config.values import Port, Substitution, c_stoi
 from omeapi._errors import ConfigError
 from omeapi._messages import EMPTY_TOKEN
@@ -430,12 +439,14 @@ def _read_server(
         raise locate(exc, xml.root, "Server") from None
     config = ServerConfig.from_item(item, file=xml.path, config_dir=config_dir, environ=env)
     if require_access_token:
-        _require_token(config, spots)
+        _require_token(config, spots, subst)
     return config
 
 
 def _require_token(
-    config: ServerConfig, spots: Mapping[Spec, tuple[Element, ErrorFn] | None]
+    config: ServerConfig,
+    spots: Mapping[Spec, tuple[Element, ErrorFn] | None],
+    subst: Substitution,
 ) -> None:
     """The API's own refusal of an empty token (``AuthVerifier.from_config``), made while
     loading, so that ``omeapi check`` and ``omeapi serve`` agree, with the file and line of
@@ -449,6 +460,11 @@ def _require_token(
         raise exc
     element, locate = spot
     token = next((c for c in element if c.tag == "AccessToken" and c.get("ignore") != "true"), None)
+    # OME's text says "Empty" either way; say which it is.
+    if token is None:
+        exc.hint = f"<{element.tag}> has no <AccessToken>"
+    else:
+        exc.hint = unset_variables(token.text or "", subst)
     raise locate(exc, element if token is None else token, "Server.managers.api")
 
 

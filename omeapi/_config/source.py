@@ -307,6 +307,8 @@ def parse_bytes(data: bytes, path: str, guard: tuple[Spec, str] | None = None) -
             f"offset: {_offset(data, line, column)})",
             file=path,
             line=line,
+            # OME's text counts bytes; a person looks for a line and a column.
+            hint=f"line {line}, column {column + 1}",
         ) from None
     except DefusedXmlException as exc:
         raise ConfigError(

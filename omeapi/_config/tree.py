@@ -9,6 +9,7 @@ checks are bound into that tree (:data:`SCHEMA`).
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -157,6 +158,25 @@ WarnFn = Callable[[str], None]
 ErrorFn = Callable[[ConfigError, Element, str], ConfigError]
 
 
+_ENV_REFERENCE = re.compile(r"\$\{env:([^}:]*)(:?)([^}]*)\}")
+
+
+def unset_variables(raw: str, subst: Substitution) -> str:
+    """A note naming the ``${env:NAME}`` references in ``raw`` that came out empty (unset,
+    or set to nothing, with no default), or "" when there are none."""
+    try:
+        empty = [
+            m.group(0)
+            for m in _ENV_REFERENCE.finditer(raw)
+            if not m.group(3) and not subst(m.group(0))
+        ]
+    except ConfigError:  # the expansion budget is spent: the error at hand says enough
+        return ""
+    if not empty:
+        return ""
+    return f"{', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty or not set"
+
+
 class XmlReader:
     """Reads one XML source (a file, or an included file) into nodes.
 
@@ -297,6 +317,8 @@ class XmlReader:
                         if cs.value_check is not None:
                             value = cs.value_check(value, fields)
                     except ConfigError as exc:
+                        if "${env:" in raw and not exc.hint:
+                            exc.hint = unset_variables(raw, self.subst)
                         raise self.on_error(exc, child, f"{path}.{cs.json_name}") from None
                     fields[cs.xml_name] = Scalar(raw, value)
             if spec.item_check is not None:

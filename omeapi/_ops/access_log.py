@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 from omeapi._wire.request import ApiRequest, ApiResponse
 
@@ -18,7 +19,8 @@ LOG_FORMATS = ("text", "json")
 
 
 class AccessLog:
-    """An observer writing to the ``omeapi.access`` logger at INFO (``fmt``: text/json)."""
+    """An observer writing to the ``omeapi.access`` logger at INFO (``fmt``: text/json);
+    to stderr while no logging handler is configured anywhere for that logger."""
 
     def __init__(self, fmt: str = "text", logger: logging.Logger | None = None) -> None:
         if fmt not in LOG_FORMATS:
@@ -28,7 +30,11 @@ class AccessLog:
 
     def __call__(self, request: ApiRequest, response: ApiResponse, seconds: float) -> None:
         logger = self.logger
-        if not logger.isEnabledFor(logging.INFO):
+        # With logging not configured at all, nothing would print an INFO line (Python's
+        # last resort shows warnings only) and the log asked for would be silent: it goes
+        # to stderr until a handler appears.
+        configured = logger.hasHandlers()
+        if configured and not logger.isEnabledFor(logging.INFO):
             return
         micros = round(seconds * 1e6)
         if self.json:
@@ -50,4 +56,7 @@ class AccessLog:
                 f"{request.client or '-'} {request.method} {path} {response.status}"
                 f" {micros}us {response.route or '-'}"
             )
-        logger.info(line)
+        if configured:
+            logger.info(line)
+        else:
+            sys.stderr.write(line + "\n")

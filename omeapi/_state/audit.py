@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from omeapi._services import AuditSource, current_source
+from omeapi._audit_source import AuditSource, current_source
 from omeapi._stores.base import AuditEntry, AuditRecord
 
 __all__ = [

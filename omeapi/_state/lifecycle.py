@@ -88,6 +88,8 @@ class Outcome(enum.Enum):
     FAILED = "failed"
     #: the engine does not have the app (``EngineResult.NOT_EXISTS``)
     MISSING = "missing"
+    #: the engine already has the app (``EngineResult.EXISTS``)
+    PRESENT = "present"
 
 
 class Target(enum.Enum):
@@ -119,27 +121,36 @@ class Plan:
 #: (step, outcome) -> (next state, next step or None).  A step absent with an outcome
 #: cannot produce it (NOTHING never runs).  The single source of truth for every failure
 #: path: hot apply falls back to a restart, a restart to a rollback, a failed rollback
-#: marks the app failed.
+#: marks the app failed.  ``PRESENT`` is a failure like ``FAILED`` except for a rollback:
+#: an engine whose failed restart kept the previous app running answers the rollback's
+#: create with "exists", and the app runs its previous config.
 TRANSITIONS: dict[tuple[Step, Outcome], tuple[Target, Step | None]] = {
     (Step.CREATE, Outcome.OK): (Target.RUNNING_NEW, None),
     (Step.CREATE, Outcome.FAILED): (Target.FAILED_KEPT, None),
     (Step.CREATE, Outcome.MISSING): (Target.FAILED_KEPT, None),
+    (Step.CREATE, Outcome.PRESENT): (Target.FAILED_KEPT, None),
     (Step.HOT_APPLY, Outcome.OK): (Target.RUNNING_NEW, None),
     (Step.HOT_APPLY, Outcome.FAILED): (Target.UNCHANGED, Step.RESTART),
     (Step.HOT_APPLY, Outcome.MISSING): (Target.UNCHANGED, Step.RESTART),
+    (Step.HOT_APPLY, Outcome.PRESENT): (Target.UNCHANGED, Step.RESTART),
     (Step.RESTART, Outcome.OK): (Target.RUNNING_NEW, None),
-    # A failed restart leaves the app stopped: start the previous config again.
+    # A failed restart should leave the app stopped: start the previous config again.
     (Step.RESTART, Outcome.FAILED): (Target.ABSENT, Step.ROLLBACK),
     (Step.RESTART, Outcome.MISSING): (Target.ABSENT, Step.ROLLBACK),
+    (Step.RESTART, Outcome.PRESENT): (Target.ABSENT, Step.ROLLBACK),
     (Step.ROLLBACK, Outcome.OK): (Target.RUNNING_PREVIOUS, None),
     (Step.ROLLBACK, Outcome.FAILED): (Target.FAILED_KEPT, None),
     (Step.ROLLBACK, Outcome.MISSING): (Target.FAILED_KEPT, None),
+    # The engine kept the previous app running through the failed restart.
+    (Step.ROLLBACK, Outcome.PRESENT): (Target.RUNNING_PREVIOUS, None),
     (Step.DELETE, Outcome.OK): (Target.ABSENT, None),
     (Step.DELETE, Outcome.MISSING): (Target.ABSENT, None),
     (Step.DELETE, Outcome.FAILED): (Target.UNCHANGED, None),
+    (Step.DELETE, Outcome.PRESENT): (Target.UNCHANGED, None),
     (Step.FORGET, Outcome.OK): (Target.ABSENT, None),
     (Step.FORGET, Outcome.MISSING): (Target.ABSENT, None),
     (Step.FORGET, Outcome.FAILED): (Target.UNCHANGED, None),
+    (Step.FORGET, Outcome.PRESENT): (Target.UNCHANGED, None),
 }
 
 

@@ -3,8 +3,9 @@
 Changing an app or its output profiles restarts that app.  Changes to the same app are
 serialised (a lock per app, held against every process sharing the store); different apps
 restart in parallel.  A change that alters nothing restarts nothing.  If the engine cannot
-start the new config, the previous one is started again and kept; if that fails too, the
-app is kept and marked failed.  When the engine can change every altered field live, the
+start the new config, the previous one is started again and kept (or found still running:
+an engine may keep it through the failed restart); if that fails too, the app is kept and
+marked failed.  When the engine can change every altered field live, the
 app is updated without a restart.  Which step to take, and where each engine outcome
 leads, is the table in :mod:`omeapi._state.lifecycle`; this module performs the steps.
 
@@ -102,6 +103,14 @@ class _Done:
     outcome: Outcome
     dropped: int = 0
     error: EngineError | None = None
+
+
+#: The outcome of an engine step that raised, by the error's result.
+_OUTCOMES = {
+    EngineResult.FAILED: Outcome.FAILED,
+    EngineResult.NOT_EXISTS: Outcome.MISSING,
+    EngineResult.EXISTS: Outcome.PRESENT,
+}
 
 
 def _same_vhost(a: VirtualHostConfig, b: VirtualHostConfig) -> bool:
@@ -263,8 +272,8 @@ class RestartCoordinator:
                 dropped = self._perform(key, step, todo)
                 outcome = Outcome.OK
             except EngineError as exc:
-                missing = exc.result is EngineResult.NOT_EXISTS
-                outcome = Outcome.MISSING if missing else Outcome.FAILED
+                outcome = _OUTCOMES[exc.result]
+                missing = outcome is Outcome.MISSING
                 if step is Step.HOT_APPLY:
                     log.warning("hot apply of %s/%s failed; restarting instead", *key)
                 elif step is not Step.ROLLBACK and not (missing and step is Step.FORGET):
@@ -281,6 +290,13 @@ class RestartCoordinator:
             return
         if done.outcome is Outcome.OK:
             kind = "rollback"
+        elif done.outcome is Outcome.PRESENT:
+            kind = "rollback"
+            log.warning(
+                "app %s/%s: the new config did not start and the engine kept the previous "
+                "one running",
+                *key,
+            )
         else:
             kind = "failed"
             log.error("app %s/%s failed: neither the new nor the previous config starts", *key)

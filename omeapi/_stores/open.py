@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_STORAGE_PATH",
     "is_postgres",
     "open_store",
+    "shown_location",
     "sqlite_file",
     "store_for_config",
     "store_location",
@@ -39,6 +40,18 @@ _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 def is_postgres(location: str) -> bool:
     """Whether ``location`` is a PostgreSQL URL."""
     return location.startswith(_POSTGRES_SCHEMES)
+
+
+def shown_location(location: str | None) -> str:
+    """``location`` as messages and logs may show it: a PostgreSQL URL without its
+    password, ``memory`` for the in-memory store."""
+    if location is None or location == "memory":
+        return "memory"
+    if is_postgres(location):
+        from omeapi._stores.postgres import safe_location
+
+        return safe_location(location)
+    return location
 
 
 def sqlite_file(path: str) -> str:
