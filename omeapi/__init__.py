@@ -24,6 +24,7 @@ from omeapi._config import (
     parse_server_xml,
     virtual_host_from_json,
 )
+from omeapi._config.ome_wire import DEFAULT_OME_VERSION, OME_VERSIONS
 from omeapi._engine.base import NoRuntime
 from omeapi._engine.channels import (
     Multiplex,
@@ -44,6 +45,8 @@ from omeapi._engine.values import (
     RecordRequest,
     StreamEvent,
     StreamInfo,
+    SttRendition,
+    SttStatus,
     SubtitleCue,
 )
 from omeapi._errors import (
@@ -68,7 +71,9 @@ from omeapi._wire.request import ApiRequest, ApiResponse
 
 __all__ = [
     "DEFAULT_BODY_LIMIT",
+    "DEFAULT_OME_VERSION",
     "OME_API_VERSION",
+    "OME_VERSIONS",
     "Api",
     "ApiError",
     "ApiRequest",
@@ -113,6 +118,8 @@ __all__ = [
     "StoreError",
     "StreamEvent",
     "StreamInfo",
+    "SttRendition",
+    "SttStatus",
     "SubtitleCue",
     "TlsConfig",
     "VirtualHostConfig",

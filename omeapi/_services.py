@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from omeapi._config.ome_wire import OmeWire, wire_for
+
 if TYPE_CHECKING:
     from omeapi._config import ServerConfig
     from omeapi._engine.protocol import MediaEngine
@@ -43,6 +45,8 @@ class Services:
     follower: StoreFollower | None = None
     #: whether closing the API closes the store (False for a store the caller passed in)
     owns_store: bool = True
+    #: the OME version whose wire the API speaks (names, routes, answer fields)
+    wire: OmeWire = attrs.field(factory=wire_for)
 
 
 @attrs.frozen

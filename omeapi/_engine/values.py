@@ -44,6 +44,8 @@ __all__ = [
     "StreamEvent",
     "StreamInfo",
     "StreamSelector",
+    "SttRendition",
+    "SttStatus",
     "SubtitleCue",
     "Track",
     "VideoInfo",
@@ -688,3 +690,30 @@ class SubtitleCue:
     start_ms: int
     duration_ms: int = 1000
     settings: str = ""
+
+
+@attrs.frozen
+class SttRendition:
+    """One speech-to-text encoder of a stream: its codec (``whisper``) and the properties
+    the engine reports for it (``engine``, ``model``, ``sourceLanguage`` …), in order."""
+
+    codec: str
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> Json:
+        out: Json = {"codec": self.codec}
+        for key, value in self.properties:
+            out[key] = value
+        return out
+
+
+@attrs.frozen
+class SttStatus:
+    """A stream's speech-to-text state (``:sttStatus``): enabled when it has STT encoders
+    and they are not paused."""
+
+    enabled: bool
+    renditions: tuple[SttRendition, ...] = ()
+
+    def to_json(self) -> Json:
+        return {"enabled": self.enabled, "renditions": [r.to_json() for r in self.renditions]}
