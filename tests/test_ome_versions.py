@@ -230,3 +230,50 @@ def test_an_app_under_either_version_parses_to_the_same_config(
     again = application_from_json(wire.app_in(spoken), environ={})
     assert again == config
     assert wire_for("0.20").app_in(config.to_json()) == config.to_json()
+
+
+# -- answers and requests that differ ------------------------------------------------------
+
+
+def test_0_21_tracks_carry_the_newer_fields(tmp_path: Path) -> None:
+    from omeapi._engine.values import AudioInfo, Track, VideoInfo
+
+    video = Track(
+        0,
+        "Video",
+        "v",
+        video=VideoInfo("H264", 1280, 720, 30.0, 2_000_000, max_framerate=30.0, language="en"),
+    )
+    data = Track(2, "Data", data_codec="ID3v2")
+    audio = Track(1, "Audio", audio=AudioInfo("AAC", 48000, 2, 128000, codec_module="FDKAAC"))
+    old, new = wire_for("0.20").fields, wire_for("0.21").fields
+    assert "maxFramerate" not in video.to_json(old)["video"]
+    assert video.to_json(new)["video"]["maxFramerate"] == 30.0
+    assert video.to_json(new)["video"]["language"] == "en"
+    assert video.to_json(new)["video"]["configChangeCount"] == 0
+    assert "lastConfigChanged" not in video.to_json(new)["video"]
+    assert audio.to_json(new)["audio"]["codecModule"] == "FDKAAC"
+    assert data.to_json(old) == {"id": 2, "type": "Data"}
+    assert data.to_json(new)["data"] == {"codec": "ID3v2"}
+    assert video.to_json(old) == video.to_json()
+
+
+@pytest.mark.parametrize(("version", "retry"), [("0.20", 1), ("0.21", 0)])
+def test_pull_retry_default_follows_the_wire(version: str, retry: int) -> None:
+    from omeapi._controllers.streams import pull_properties
+
+    wire = wire_for(version)
+    assert pull_properties({}, wire).retry_count == retry
+    assert pull_properties(None, wire).retry_count == -1
+    relay = pull_properties({"relay": True}, wire).relay
+    assert relay is (True if version == "0.21" else None)
+
+
+def test_0_21_send_event_takes_only_id3v2(tmp_path: Path) -> None:
+    rt = Versioned(tmp_path, "0.21")
+    rt.pull("s1")
+    cue = {"eventFormat": "cue", "events": [{"cueType": "out", "duration": 1000}]}
+    assert rt.call("POST", f"{S}:sendEvent", cue) == (
+        400,
+        err(400, "eventFormat is not supported: [cue]"),
+    )

@@ -76,9 +76,8 @@ class OmeWire:
     stream_actions: tuple[str, ...] = ()
     #: ``properties.retryCount`` when a pull request leaves it out
     pull_retry_default: int = 1
-    #: ``POST …/streams`` reads ``properties.relay``, and answers a refused pull with 400
+    #: ``POST …/streams`` reads ``properties.relay``
     pull_relay: bool = False
-    pull_failed_status: int = 502
     #: the ``eventFormat`` values ``:sendEvent`` accepts
     event_formats: tuple[str, ...] = ("id3v2", "cue", "scte35")
 
@@ -131,7 +130,6 @@ _WIRES = {
         stream_actions=("enableStt", "disableStt", "sttStatus"),
         pull_retry_default=0,
         pull_relay=True,
-        pull_failed_status=400,
         event_formats=("id3v2",),
     ),
 }
