@@ -24,6 +24,7 @@ from omeapi._config import (
     parse_server_xml,
     virtual_host_from_json,
 )
+from omeapi._config.ome_wire import DEFAULT_OME_VERSION, OME_VERSIONS
 from omeapi._engine.base import NoRuntime
 from omeapi._engine.channels import (
     AudioMapItem,
@@ -63,6 +64,8 @@ from omeapi._engine.values import (
     StreamEvent,
     StreamInfo,
     StreamSelector,
+    SttRendition,
+    SttStatus,
     SubtitleCue,
     Track,
     VideoInfo,
@@ -91,7 +94,9 @@ from omeapi._wire.request import ApiRequest, ApiResponse
 
 __all__ = [
     "DEFAULT_BODY_LIMIT",
+    "DEFAULT_OME_VERSION",
     "OME_API_VERSION",
+    "OME_VERSIONS",
     "Api",
     "ApiError",
     "ApiRequest",
@@ -157,6 +162,8 @@ __all__ = [
     "StreamEvent",
     "StreamInfo",
     "StreamSelector",
+    "SttRendition",
+    "SttStatus",
     "SubtitleCue",
     "TlsConfig",
     "Track",

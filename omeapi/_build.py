@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from omeapi._access.auth import Brake
 from omeapi._config import ServerConfig, load_server_config
+from omeapi._config.ome_wire import wire_for
 from omeapi._console import CONSOLE_PATH, Console
 from omeapi._engine.protocol import MediaEngine
 from omeapi._errors import ConfigError, StoreError
@@ -49,6 +50,7 @@ def open_api(
     console: bool | str = False,
     follow: bool = True,
     forward: Forward | None = None,
+    ome_version: str | None = None,
 ) -> Api:
     """The API for ``config`` (a parsed config, or a Server.xml path read with ``environ``).
 
@@ -73,9 +75,17 @@ def open_api(
     ``omeapi_remote`` package makes one); ``engine`` is then that process's engine as seen
     from here, and ``start_engine`` should be False.
 
+    ``ome_version``: the OME version whose wire the API speaks, ``"0.20"`` or ``"0.21"``
+    (None: the default, docs/compatibility.md): routes, config JSON names in both
+    directions, answer fields, request defaults and ``/v1/version``.
+
     Raises :class:`~omeapi.ConfigError` for a config or store that cannot be used, and
     :class:`~omeapi.EngineError` if the engine cannot start a vhost or app of Server.xml.
     """
+    try:
+        wire = wire_for(ome_version)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     console_path = CONSOLE_PATH if console is True else console or None
     Console(console_path)  # a bad path is a config error before anything is opened
     if not isinstance(config, ServerConfig):
@@ -113,6 +123,7 @@ def open_api(
         certificates=Certificates(config),
         follower=StoreFollower(registry, coordinator, reconcile=follow) if opened.shared else None,
         owns_store=owned,
+        wire=wire,
     )
     observers: list[Observer] = []
     if access_log is not None:

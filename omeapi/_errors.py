@@ -224,6 +224,8 @@ class EngineResult(enum.Enum):
     FAILED = "failed"
     EXISTS = "exists"
     NOT_EXISTS = "not_exists"
+    #: the engine has no such module at all (OME 0.21: no transcoder for STT): 503
+    UNAVAILABLE = "unavailable"
 
 
 class EngineError(OmeapiError):

@@ -22,7 +22,7 @@ from omeapi._config.model import CrossDomains
 from omeapi._console import Console
 from omeapi._controllers.call import Call
 from omeapi._errors import ApiError, ConfigError, EngineUnavailable, StoreError, WouldBlock
-from omeapi._routes import RouteMatch, Router
+from omeapi._routes import RouteMatch, Router, routes_for
 from omeapi._services import AuditSource, Services, current_source
 from omeapi._wire.answers import Answers
 from omeapi._wire.envelope import JSON_CONTENT_TYPE, Reply, config_error, error, plain
@@ -171,7 +171,7 @@ class Api:
         self._shared = services.store.shared
         self._started = False
         self._closed = False
-        self.router = Router()
+        self.router = Router(routes_for(services.wire.stream_actions))
         #: the answers of the routes that are a function of the snapshot, kept per snapshot
         self._answers = Answers()
         self.body_limit = body_limit

@@ -27,7 +27,16 @@ from omeapi._controllers import (
 from omeapi._controllers.call import Call
 from omeapi._wire.envelope import Reply
 
-__all__ = ["ROUTES", "STREAM_ACTIONS", "Controller", "Route", "RouteMatch", "Router"]
+__all__ = [
+    "NEWER_STREAM_ACTIONS",
+    "ROUTES",
+    "STREAM_ACTIONS",
+    "Controller",
+    "Route",
+    "RouteMatch",
+    "Router",
+    "routes_for",
+]
 
 #: A controller answers one routed call.
 Controller = Callable[[Call], Reply]
@@ -48,6 +57,13 @@ STREAM_ACTIONS: dict[str, Controller] = {
     "sendEvents": stream_actions.send_events,
     "concludeHlsLive": stream_actions.conclude_hls_live,
     "sendSubtitles": stream_actions.send_subtitles,
+}
+
+#: Stream actions of newer OME versions (routed where the wire lists them, after the rest).
+NEWER_STREAM_ACTIONS: dict[str, Controller] = {
+    "enableStt": stream_actions.enable_stt,
+    "disableStt": stream_actions.disable_stt,
+    "sttStatus": stream_actions.stt_status,
 }
 
 
@@ -192,6 +208,19 @@ ROUTES: tuple[Route, ...] = (
         local=True,
     ),
 )
+
+
+def routes_for(actions: Sequence[str] = ()) -> tuple[Route, ...]:
+    """:data:`ROUTES` with the newer stream actions named (OME 0.21 registers its STT
+    actions after ``:sendSubtitles``).  None of them is local: they reach the engine."""
+    if not actions:
+        return ROUTES
+    last = next(i for i, r in enumerate(ROUTES) if r.controller is stream_actions.send_subtitles)
+    extra = tuple(
+        _r("POST", f"{_APP}/streams/{_STREAM}:{suffix}", NEWER_STREAM_ACTIONS[suffix], body=True)
+        for suffix in actions
+    )
+    return (*ROUTES[: last + 1], *extra, *ROUTES[last + 1 :])
 
 
 @attrs.frozen

@@ -16,6 +16,7 @@ import attrs
 # Who is asking has its own home below this module and the state layer; named here too
 # for the handler, which sets it around each controller.
 from omeapi._audit_source import AuditSource, current_source
+from omeapi._config.ome_wire import OmeWire, wire_for
 
 if TYPE_CHECKING:
     from omeapi._config import ServerConfig
@@ -46,3 +47,5 @@ class Services:
     follower: StoreFollower | None = None
     #: whether closing the API closes the store (False for a store the caller passed in)
     owns_store: bool = True
+    #: the OME version whose wire the API speaks (names, routes, answer fields)
+    wire: OmeWire = attrs.field(factory=wire_for)

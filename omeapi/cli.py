@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from omeapi._config import load_server_config
+from omeapi._config.ome_wire import DEFAULT_OME_VERSION, OME_VERSIONS
 from omeapi._config.source import parse_file
 from omeapi._config.versions import describe, newer_elements
 from omeapi._console import CONSOLE_PATH, Console
@@ -137,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SECONDS",
         help="answer 408 to a request whose body is still arriving after SECONDS (default: 10)",
+    )
+    serve.add_argument(
+        "--ome-version",
+        choices=OME_VERSIONS,
+        default=None,
+        help=f"the OME version whose REST wire to speak (default: {DEFAULT_OME_VERSION}; "
+        "docs/compatibility.md)",
     )
     serve.add_argument("--store", metavar="LOCATION", help=_STORE_HELP)
     serve.add_argument(

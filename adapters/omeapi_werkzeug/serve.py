@@ -104,6 +104,11 @@ def api_options(args: argparse.Namespace) -> dict[str, Any]:
     metrics_path = getattr(args, "metrics_path", None)
     if metrics_path:
         options["metrics_path"] = metrics_path
+    ome_version = getattr(args, "ome_version", None)
+    if ome_version:
+        # Answers are made in the workers and, for engine routes, in the engine host: both
+        # must speak the same version.
+        options["ome_version"] = ome_version
     return options
 
 

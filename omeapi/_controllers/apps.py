@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omeapi import _messages as msg
 from omeapi._config import ApplicationConfig, application_from_json
@@ -11,6 +11,9 @@ from omeapi._controllers.call import Call, check_reachable, require_array, requi
 from omeapi._controllers.outcomes import Outcomes, answer, answering
 from omeapi._errors import ApiError, AppOperationError, EngineResult
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok, ok_raw, plain
+
+if TYPE_CHECKING:
+    from omeapi._state.registry import AppEntry
 
 __all__ = [
     "APP_CHANGE",
@@ -72,13 +75,18 @@ def list_apps(call: Call) -> Reply:
     return ok_raw(call.vhost().app_names_bytes())
 
 
+def _app_bytes(call: Call, entry: AppEntry) -> bytes:
+    """The app's answer in the wire's names."""
+    return call.services.wire.json_bytes(entry.api_json_bytes(), entry.api_json(), "app_out")
+
+
 def get_app(call: Call) -> Reply:
-    return ok_raw(call.app()[1].api_json_bytes())
+    return ok_raw(_app_bytes(call, call.app()[1]))
 
 
 def get_app_raw(call: Call) -> Reply:
     """OME's undocumented ``GET …/apps/{app}:``: the config without ``dynamic``."""
-    return ok(call.app()[1].config.to_json())
+    return ok(call.services.wire.app_out(call.app()[1].config.to_json()))
 
 
 def _with_defaults(item: Any) -> dict[str, Any]:
@@ -97,9 +105,12 @@ def create_apps(call: Call) -> Reply:
     """Create apps one by one; a config error stops the request (earlier ones stay)."""
     vhost = call.vhost()
     call.writable(vhost)
+    wire = call.services.wire
     results: list[ItemResult] = []
     for item in require_array(call.body):
-        app = application_from_json(_with_defaults(item), environ=call.services.config.environ)
+        app = application_from_json(
+            wire.app_in(_with_defaults(item)), environ=call.services.config.environ
+        )
         try:
             check_reachable("application", app.name)
             entry = call.services.coordinator.create_app(vhost.name, app)
@@ -109,7 +120,7 @@ def create_apps(call: Call) -> Reply:
         except ApiError as exc:
             results.append(ItemResult.failure(exc))
         else:
-            results.append(ItemResult.success(entry.api_json()))
+            results.append(ItemResult.success(wire.app_out(entry.api_json())))
     return multi(results)
 
 
@@ -130,6 +141,7 @@ def patch_app(call: Call) -> Reply:
     for key in FORBIDDEN_PATCH_KEYS:
         if key in body:
             raise msg.CANNOT_CHANGE.error(key=key)
+    body = call.services.wire.app_in(body)
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
         # deep_merge builds new objects along the patch: the shared value is only read.
@@ -140,7 +152,7 @@ def patch_app(call: Call) -> Reply:
 
     with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
         entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
-    return ok_raw(entry.api_json_bytes())
+    return ok_raw(_app_bytes(call, entry))
 
 
 def delete_app(call: Call) -> Reply:

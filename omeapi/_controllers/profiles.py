@@ -59,7 +59,7 @@ def _index(profiles: Profiles, vhost: str, app: str, name: str) -> int:
 
 def get_profile(call: Call) -> Reply:
     vhost, app = call.app()
-    return ok_raw(dumps(_profile(call, vhost, app).to_json()))
+    return ok_raw(dumps(call.services.wire.profile_out(_profile(call, vhost, app).to_json())))
 
 
 def validate_profile(item: Any) -> dict[str, Any]:
@@ -113,10 +113,20 @@ def _edited(
         raise ApiError(400, exc.message) from None
 
 
+def _in(translate: Callable[[Any], Any], item: dict[str, Any]) -> dict[str, Any]:
+    """A profile in the tree's names; a name the wire's version lacks is OME's 400."""
+    try:
+        out: dict[str, Any] = translate(item)
+    except ConfigError as exc:
+        raise ApiError(400, exc.message) from None
+    return out
+
+
 def create_profiles(call: Call) -> Reply:
     vhost, app = call.app()
     call.writable(vhost)
-    items = [validate_profile(item) for item in require_array(call.body)]
+    wire = call.services.wire
+    items = [_in(wire.profile_in, validate_profile(item)) for item in require_array(call.body)]
     outcome: list[str | ItemResult] = []
 
     def append(profiles: Profiles) -> bool:
@@ -145,7 +155,7 @@ def create_profiles(call: Call) -> Reply:
             continue
         stored = entry.config.profile(result)
         results.append(
-            ItemResult.success(stored.to_json())
+            ItemResult.success(wire.profile_out(stored.to_json()))
             if stored is not None
             else ItemResult.failure(msg.PROFILE_NOT_FOUND_AFTER.error())
         )
@@ -160,6 +170,7 @@ def patch_profile(call: Call) -> Reply:
     for key in body:
         if key.lower() == "name":
             raise msg.PROFILE_NAME_IN_PATCH.error(key=key)
+    body = _in(call.services.wire.profile_in, body)
 
     def replace(profiles: Profiles) -> bool:
         profiles[_index(profiles, vhost.name, app.name, name)] = {**body, "name": name}
@@ -173,7 +184,7 @@ def patch_profile(call: Call) -> Reply:
     stored = entry.config.profile(name)
     if stored is None:  # OME answers 200 with `null` here; never us
         raise _not_found(vhost.name, app.name, name)
-    return ok_raw(dumps(stored.to_json()))
+    return ok_raw(dumps(call.services.wire.profile_out(stored.to_json())))
 
 
 def delete_profile(call: Call) -> Reply:

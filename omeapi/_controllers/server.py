@@ -9,7 +9,8 @@ __all__ = ["version"]
 
 
 def version(call: Call) -> Reply:
-    """The OME API version omeapi speaks, and omeapi's own version as ``gitVersion``."""
-    from omeapi._version import OME_API_VERSION, __version__
+    """The OME API version omeapi speaks (the wire's), and omeapi's own version as
+    ``gitVersion``."""
+    from omeapi._version import __version__
 
-    return ok({"gitVersion": f"omeapi-{__version__}", "version": OME_API_VERSION})
+    return ok({"gitVersion": f"omeapi-{__version__}", "version": call.services.wire.api_version})

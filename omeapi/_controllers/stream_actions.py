@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = [
     "EVENT_FORMATS",
     "conclude_hls_live",
+    "disable_stt",
+    "enable_stt",
     "hls_dumps",
     "parse_event",
     "send_event",
@@ -40,6 +42,7 @@ __all__ = [
     "send_subtitles",
     "start_hls_dump",
     "stop_hls_dump",
+    "stt_status",
 ]
 
 
@@ -234,13 +237,14 @@ EVENT_FORMATS: dict[str, Callable[[list[Any]], Id3Event | CueEvent | Scte35Event
 _EVENT_TYPES = frozenset({"video", "audio", "event"})
 
 
-def parse_event(body: dict[str, Any]) -> StreamEvent:
-    """A ``sendEvent`` body, checked in OME's order (format, events, then eventType)."""
+def parse_event(body: dict[str, Any], formats: tuple[str, ...] = ()) -> StreamEvent:
+    """A ``sendEvent`` body, checked in OME's order (format, events, then eventType);
+    ``formats``: the ``eventFormat`` values the wire accepts (all of them when empty)."""
     event_format, events = body.get("eventFormat"), body.get("events")
     if not isinstance(event_format, str) or not isinstance(events, list) or not events:
         raise msg.EVENT_FORMAT_AND_EVENTS.error()
     parser = EVENT_FORMATS.get(event_format.lower())
-    if parser is None:
+    if parser is None or (formats and event_format.lower() not in formats):
         raise msg.EVENT_FORMAT_UNSUPPORTED.error(format=event_format)
     payload = parser(events)
     event_type = "event"
@@ -255,7 +259,7 @@ def parse_event(body: dict[str, Any]) -> StreamEvent:
 
 
 def _send(call: Call, path: StreamPath, body: dict[str, Any]) -> None:
-    event = parse_event(body)
+    event = parse_event(body, call.services.wire.event_formats)
     with answering(_EVENT, **_fields(path)):
         call.services.engine.send_event(*_names(path), event)
 
@@ -338,3 +342,48 @@ def send_subtitles(call: Call) -> Reply:
     with answering(_SUBTITLES, **_fields(path)):
         call.services.engine.send_subtitles(*_names(path), cues)
     return plain(200)
+
+
+# -- speech to text (OME 0.21) --------------------------------------------------------------
+
+
+_STT: Outcomes = {
+    EngineResult.NOT_EXISTS: msg.STT_NO_ENCODER,
+    EngineResult.UNAVAILABLE: msg.STT_NO_TRANSCODER,
+}
+
+
+def _stt_call(call: Call, name: str) -> Any:
+    """The engine's STT method ``name``; an engine without one answers as OME does
+    without a transcoder (503)."""
+    method = getattr(call.services.engine, name, None)
+    if method is None:
+        raise msg.STT_NO_TRANSCODER.error()
+    return method
+
+
+def _switch_stt(call: Call, name: str, enabled: bool) -> Reply:
+    path = input_stream(call)
+    method = _stt_call(call, name)
+    with answering(_STT, **_fields(path)):
+        method(*_names(path))
+    return ok({"enabled": enabled})
+
+
+def enable_stt(call: Call) -> Reply:
+    """Resume the stream's speech-to-text encoders: ``{"enabled": true}``."""
+    return _switch_stt(call, "enable_stt", True)
+
+
+def disable_stt(call: Call) -> Reply:
+    """Pause the stream's speech-to-text encoders: ``{"enabled": false}``."""
+    return _switch_stt(call, "disable_stt", False)
+
+
+def stt_status(call: Call) -> Reply:
+    """``{"enabled", "renditions": [{"codec", …}]}``."""
+    path = input_stream(call)
+    method = _stt_call(call, "stt_status")
+    with answering(_STT, **_fields(path)):
+        status = method(*_names(path))
+    return ok(status.to_json())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from omeapi import _messages as msg
+from omeapi._config.ome_wire import OmeWire, wire_for
 from omeapi._controllers.call import Call, check_reachable, require_object
 from omeapi._controllers.lookups import input_stream, stream_not_found
 from omeapi._controllers.outcomes import Outcomes, answering
@@ -33,18 +34,22 @@ def list_streams(call: Call) -> Reply:
     return ok(call.services.engine.list_streams(vhost.name, app.name))
 
 
-def pull_properties(raw: Any) -> PullProperties:
-    """``properties`` of a pull request: each key used only with the right JSON type."""
+def pull_properties(raw: Any, wire: OmeWire | None = None) -> PullProperties:
+    """``properties`` of a pull request: each key used only with the right JSON type;
+    ``wire`` gives the retry default and whether ``relay`` is read (default: 0.20's)."""
     if not isinstance(raw, dict):
         # Absent: the config decides, including the retry count (-1).
         return PullProperties()
+    if wire is None:
+        wire = wire_for("0.20")
     retry = json_int(raw.get("retryCount"))
     return PullProperties(
         persistent=json_bool(raw.get("persistent")),
         no_input_failover_timeout_ms=json_int(raw.get("noInputFailoverTimeoutMs")),
         unused_stream_deletion_timeout_ms=json_int(raw.get("unusedStreamDeletionTimeoutMs")),
         ignore_rtcp_sr_timestamp=json_bool(raw.get("ignoreRtcpSRTimestamp")),
-        retry_count=1 if retry is None else retry,
+        retry_count=wire.pull_retry_default if retry is None else retry,
+        relay=json_bool(raw.get("relay")) if wire.pull_relay else None,
     )
 
 
@@ -64,7 +69,8 @@ def create_stream(call: Call) -> Reply:
     engine = call.services.engine
     if name in engine.list_streams(vhost.name, app.name):
         raise msg.PULL_EXISTS.error()
-    request = PullRequest(name, tuple(urls), pull_properties(body.get("properties")))
+    wire = call.services.wire
+    request = PullRequest(name, tuple(urls), pull_properties(body.get("properties"), wire))
     # OME names the API request's own URL here, not the source.
     url = call.request.url
     with answering(_PULL, url=url, vhost=vhost.name, app=app.name):
@@ -80,7 +86,7 @@ def get_stream(call: Call) -> Reply:
     info = call.services.engine.get_stream(vhost.name, app.name, name)
     if info is None:
         raise stream_not_found(vhost.name, app.name, name)
-    return ok(info.to_json())
+    return ok(info.to_json(call.services.wire.fields))
 
 
 def delete_stream(call: Call) -> Reply:

@@ -28,7 +28,9 @@ def list_vhosts(call: Call) -> Reply:
 
 
 def get_vhost(call: Call) -> Reply:
-    return ok_raw(call.vhost().json_bytes())
+    vhost = call.vhost()
+    wire = call.services.wire
+    return ok_raw(wire.json_bytes(vhost.json_bytes(), vhost.config.json_value, "vhost_out"))
 
 
 def _check(call: Call, vhost: VirtualHostConfig) -> None:
@@ -48,7 +50,9 @@ def create_vhosts(call: Call) -> Reply:
     results: list[ItemResult] = []
     for item in require_array(call.body):
         try:
-            vhost = virtual_host_from_json(item, environ=call.services.config.environ)
+            vhost = virtual_host_from_json(
+                call.services.wire.vhost_in(item), environ=call.services.config.environ
+            )
         except ConfigError as exc:
             results.append(ItemResult.failure(exc))
             continue
@@ -70,7 +74,7 @@ def create_vhosts(call: Call) -> Reply:
             # Loaded again now that it is in use: check_vhost only tried its files.
             with contextlib.suppress(CertificateError):
                 call.services.certificates.reload_vhost(vhost)
-            results.append(ItemResult.success(vhost.to_json()))
+            results.append(ItemResult.success(call.services.wire.vhost_out(vhost.to_json())))
         else:
             results.append(ItemResult.failure(msg.VHOST_EXISTS.error(vhost=vhost.name)))
     return multi(results)

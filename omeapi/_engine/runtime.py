@@ -34,10 +34,17 @@ from omeapi._engine.values import (
     RecordRequest,
     StreamEvent,
     StreamInfo,
+    SttStatus,
     SubtitleCue,
 )
+from omeapi._errors import EngineError, EngineResult
 
-__all__ = ["RuntimeEngine"]
+__all__ = ["RuntimeEngine", "no_transcoder"]
+
+
+def no_transcoder() -> EngineError:
+    """What an engine without speech-to-text answers (OME 0.21 without a transcoder: 503)."""
+    return EngineError(EngineResult.UNAVAILABLE, "this engine has no speech-to-text")
 
 
 class RuntimeEngine(Protocol):
@@ -89,6 +96,25 @@ class RuntimeEngine(Protocol):
         self, vhost: str, app: str, stream: str, cues: Sequence[SubtitleCue]
     ) -> None:
         """Send WebVTT cues on the stream's subtitle tracks; errors as :meth:`send_event`."""
+
+    # -- speech to text (OME 0.21) ----------------------------------------------------------
+    # These have bodies: an engine that derives from this protocol (or NoRuntime) and has no
+    # speech-to-text gets OME's answer without a transcoder (503); the API gives the same
+    # to an engine that does not define them.
+
+    def enable_stt(self, vhost: str, app: str, stream: str) -> None:
+        """Resume the stream's speech-to-text encoders.  ``NOT_EXISTS`` when it has none
+        (404), ``UNAVAILABLE`` when the engine has no speech-to-text (503)."""
+        raise no_transcoder()
+
+    def disable_stt(self, vhost: str, app: str, stream: str) -> None:
+        """Pause the stream's speech-to-text encoders; errors as :meth:`enable_stt`."""
+        raise no_transcoder()
+
+    def stt_status(self, vhost: str, app: str, stream: str) -> SttStatus:
+        """The stream's speech-to-text encoders and whether they run (none: not enabled).
+        ``UNAVAILABLE`` when the engine has no speech-to-text."""
+        raise no_transcoder()
 
     # -- push -----------------------------------------------------------------------------
 

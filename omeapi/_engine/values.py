@@ -44,6 +44,8 @@ __all__ = [
     "StreamEvent",
     "StreamInfo",
     "StreamSelector",
+    "SttRendition",
+    "SttStatus",
     "SubtitleCue",
     "Track",
     "VideoInfo",
@@ -100,6 +102,27 @@ def _set(out: Json, key: str, value: str) -> None:
 # -- streams ---------------------------------------------------------------------------
 
 
+def _newer(out: Json, shape: str, info: VideoInfo | AudioInfo, fields: frozenset[str]) -> None:
+    """The track fields OME 0.21 added, where the wire's ``fields`` name them (OME leaves
+    empty strings out, writes ``codecModule`` only for a track it encodes, and
+    ``lastConfigChanged`` only after a change)."""
+    if not fields:
+        return
+    if f"{shape}.codecModule" in fields and not info.bypass:
+        _set(out, "codecModule", info.codec_module)
+    for key, value in (
+        ("codecStatus", info.codec_status),
+        ("language", info.language),
+        ("characteristics", info.characteristics),
+    ):
+        if f"{shape}.{key}" in fields:
+            _set(out, key, value)
+    if f"{shape}.configChangeCount" in fields:
+        out["configChangeCount"] = info.config_change_count
+    if f"{shape}.lastConfigChanged" in fields and info.config_change_count > 0:
+        out["lastConfigChanged"] = format_time(info.last_config_changed)
+
+
 @attrs.frozen
 class VideoInfo:
     """A video track's parameters (configured, average and latest measurements)."""
@@ -126,8 +149,17 @@ class VideoInfo:
     delta_frames_since_last_key_frame: int = 0
     #: (num, den); written only when den > 0
     timebase: tuple[int, int] = (0, 0)
+    max_framerate: float = 0.0
+    # OME 0.21's wire also writes these (``fields``: the wire's answer-field table)
+    codec_module: str = ""
+    codec_status: str = ""
+    language: str = ""
+    characteristics: str = ""
+    config_change_count: int = 0
+    #: when the track's config last changed (a timestamp; written when the count is > 0)
+    last_config_changed: float = 0.0
 
-    def to_json(self) -> Json:
+    def to_json(self, fields: frozenset[str] = frozenset()) -> Json:
         out: Json = {
             "bypass": self.bypass,
             "codec": self.codec,
@@ -152,6 +184,9 @@ class VideoInfo:
         }
         if self.timebase[1] > 0:
             out["timebase"] = {"num": self.timebase[0], "den": self.timebase[1]}
+        if "video.maxFramerate" in fields:
+            out["maxFramerate"] = f32(self.max_framerate)
+        _newer(out, "video", self, fields)
         return out
 
 
@@ -168,8 +203,16 @@ class AudioInfo:
     bitrate_avg: int = 0
     bitrate_latest: int = 0
     timebase: tuple[int, int] = (0, 0)
+    # OME 0.21's wire also writes these (``fields``: the wire's answer-field table)
+    codec_module: str = ""
+    codec_status: str = ""
+    language: str = ""
+    characteristics: str = ""
+    config_change_count: int = 0
+    #: when the track's config last changed (a timestamp; written when the count is > 0)
+    last_config_changed: float = 0.0
 
-    def to_json(self) -> Json:
+    def to_json(self, fields: frozenset[str] = frozenset()) -> Json:
         out: Json = {
             "bypass": self.bypass,
             "codec": self.codec,
@@ -182,6 +225,7 @@ class AudioInfo:
         }
         if self.timebase[1] > 0:
             out["timebase"] = {"num": self.timebase[0], "den": self.timebase[1]}
+        _newer(out, "audio", self, fields)
         return out
 
 
@@ -195,14 +239,18 @@ class Track:
     name: str = ""
     video: VideoInfo | None = None
     audio: AudioInfo | None = None
+    #: a data track's codec (OME 0.21 writes ``data: {codec}``)
+    data_codec: str = ""
 
-    def to_json(self) -> Json:
+    def to_json(self, fields: frozenset[str] = frozenset()) -> Json:
         out: Json = {"id": self.id, "type": self.type}
         _set(out, "name", self.name)
         if self.video is not None:
-            out["video"] = self.video.to_json()
+            out["video"] = self.video.to_json(fields)
         if self.audio is not None:
-            out["audio"] = self.audio.to_json()
+            out["audio"] = self.audio.to_json(fields)
+        if self.type == "Data" and "track.data" in fields:
+            out["data"] = {"codec": self.data_codec}
         return out
 
 
@@ -254,10 +302,10 @@ class OutputStream:
     tracks: tuple[Track, ...] = ()
     playlists: tuple[Playlist, ...] = ()
 
-    def to_json(self) -> Json:
+    def to_json(self, fields: frozenset[str] = frozenset()) -> Json:
         return {
             "name": self.name,
-            "tracks": [t.to_json() for t in self.tracks],
+            "tracks": [t.to_json(fields) for t in self.tracks],
             "playlists": [p.to_json() for p in self.playlists],
         }
 
@@ -278,17 +326,18 @@ class StreamInfo:
     outputs: tuple[OutputStream, ...] = ()
     source_url: str = ""
 
-    def to_json(self) -> Json:
+    def to_json(self, fields: frozenset[str] = frozenset()) -> Json:
+        """OME's stream detail; ``fields``: the wire's answer fields beyond 0.20's."""
         source: Json = {
             "sourceType": self.source_type,
             "createdTime": format_time(self.created),
-            "tracks": [t.to_json() for t in self.tracks],
+            "tracks": [t.to_json(fields) for t in self.tracks],
         }
         _set(source, "sourceUrl", self.source_url)
         return {
             "name": self.name,
             "input": source,
-            "outputs": [o.to_json() for o in self.outputs],
+            "outputs": [o.to_json(fields) for o in self.outputs],
         }
 
 
@@ -296,8 +345,9 @@ class StreamInfo:
 class PullProperties:
     """The optional ``properties`` of a pull request; None means "use the config value".
 
-    ``retry_count`` is 1 when ``properties`` was given without a valid one, and -1 when
-    there were no ``properties`` at all (OME's rule).
+    ``retry_count`` is the wire's default (1 on OME 0.20's wire, 0 since 0.20.5) when
+    ``properties`` was given without a valid one, and -1 when there were no ``properties``
+    at all (OME's rule).  ``relay`` (OME 0.21's wire only) asks for a relay stream.
     """
 
     persistent: bool | None = None
@@ -305,6 +355,7 @@ class PullProperties:
     unused_stream_deletion_timeout_ms: int | None = None
     ignore_rtcp_sr_timestamp: bool | None = None
     retry_count: int = -1
+    relay: bool | None = None
 
 
 @attrs.frozen
@@ -688,3 +739,30 @@ class SubtitleCue:
     start_ms: int
     duration_ms: int = 1000
     settings: str = ""
+
+
+@attrs.frozen
+class SttRendition:
+    """One speech-to-text encoder of a stream: its codec (``whisper``) and the properties
+    the engine reports for it (``engine``, ``model``, ``sourceLanguage`` …), in order."""
+
+    codec: str
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> Json:
+        out: Json = {"codec": self.codec}
+        for key, value in self.properties:
+            out[key] = value
+        return out
+
+
+@attrs.frozen
+class SttStatus:
+    """A stream's speech-to-text state (``:sttStatus``): enabled when it has STT encoders
+    and they are not paused."""
+
+    enabled: bool
+    renditions: tuple[SttRendition, ...] = ()
+
+    def to_json(self) -> Json:
+        return {"enabled": self.enabled, "renditions": [r.to_json() for r in self.renditions]}

@@ -33,6 +33,7 @@ from omeapi._engine.values import (
     RecordRequest,
     StreamEvent,
     StreamInfo,
+    SttStatus,
     SubtitleCue,
 )
 from omeapi._simulated.apps import Apps
@@ -195,6 +196,15 @@ class SimulatedEngine:
         self, vhost: str, app: str, stream: str, cues: Sequence[SubtitleCue]
     ) -> None:
         self._streams_part.send_subtitles(vhost, app, stream, cues)
+
+    def enable_stt(self, vhost: str, app: str, stream: str) -> None:
+        self._streams_part.enable_stt(vhost, app, stream)
+
+    def disable_stt(self, vhost: str, app: str, stream: str) -> None:
+        self._streams_part.disable_stt(vhost, app, stream)
+
+    def stt_status(self, vhost: str, app: str, stream: str) -> SttStatus:
+        return self._streams_part.stt_status(vhost, app, stream)
 
     # -- RuntimeEngine: push and record -------------------------------------------------
 

@@ -91,6 +91,8 @@ class Live:
     events: list[StreamEvent] = attrs.field(factory=list)
     subtitles: list[SubtitleCue] = attrs.field(factory=list)
     concluded: bool = False
+    #: whether the stream's speech-to-text encoders are paused (``:disableStt``)
+    stt_paused: bool = False
     #: viewer bytes already counted, and up to when
     viewer_bytes_until: float = 0.0
     outputs: tuple[OutputStream, ...] = ()

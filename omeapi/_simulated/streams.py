@@ -12,12 +12,15 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
+from omeapi._config import ApplicationConfig
 from omeapi._engine.values import (
     HlsDump,
     HlsDumpRequest,
     PullRequest,
     StreamEvent,
     StreamInfo,
+    SttRendition,
+    SttStatus,
     SubtitleCue,
     Track,
 )
@@ -25,7 +28,40 @@ from omeapi._errors import EngineError, EngineResult
 from omeapi._simulated.media import PULL_SCHEMES, unreachable_host
 from omeapi._simulated.state import SimulatedStream, World, failed, missing
 
-__all__ = ["Streams"]
+__all__ = ["Streams", "stt_renditions"]
+
+#: The STT rendition settings the simulation reports, as OME names them.
+_STT_PROPERTIES = (
+    ("Engine", "engine"),
+    ("Model", "model"),
+    ("SourceLanguage", "sourceLanguage"),
+    ("Translation", "translation"),
+    ("OutputSubtitleLabel", "outputLabel"),
+)
+
+
+def stt_renditions(config: ApplicationConfig) -> tuple[SttRendition, ...]:
+    """The speech-to-text encoders an app's ``<OutputProfiles><MediaOptions><STT>`` asks
+    for (none when it is absent or not enabled)."""
+    profiles = config.node.item("OutputProfiles")
+    options = profiles.item("MediaOptions") if profiles is not None else None
+    stt = options.item("STT") if options is not None else None
+    if stt is None or stt.value("Enable", True) is False:
+        return ()
+    out = []
+    for rendition in stt.items("Rendition"):
+        properties = tuple(
+            (
+                key,
+                str(rendition.value(xml)).lower()
+                if isinstance(rendition.value(xml), bool)
+                else str(rendition.value(xml)),
+            )
+            for xml, key in _STT_PROPERTIES
+            if rendition.value(xml) is not None
+        )
+        out.append(SttRendition("whisper", properties))
+    return tuple(out)
 
 
 class Streams:
@@ -206,3 +242,30 @@ class Streams:
         with self._w.lock:
             self._w.maybe_fail("send_subtitles")
             self._w.stream_live(vhost, app, stream).subtitles.extend(cues)
+
+    # -- speech to text -------------------------------------------------------------------
+
+    def _stt(self, vhost: str, app: str, stream: str) -> tuple[SttRendition, ...]:
+        live = self._w.stream_live(vhost, app, stream)
+        del live  # the stream must exist (NOT_EXISTS otherwise)
+        return stt_renditions(self._w.running_config(vhost, app))
+
+    def enable_stt(self, vhost: str, app: str, stream: str) -> None:
+        with self._w.lock:
+            self._w.maybe_fail("enable_stt")
+            if not self._stt(vhost, app, stream):
+                raise missing(f"no STT encoder for {vhost}/{app}/{stream}")
+            self._w.stream_live(vhost, app, stream).stt_paused = False
+
+    def disable_stt(self, vhost: str, app: str, stream: str) -> None:
+        with self._w.lock:
+            self._w.maybe_fail("disable_stt")
+            if not self._stt(vhost, app, stream):
+                raise missing(f"no STT encoder for {vhost}/{app}/{stream}")
+            self._w.stream_live(vhost, app, stream).stt_paused = True
+
+    def stt_status(self, vhost: str, app: str, stream: str) -> SttStatus:
+        with self._w.lock:
+            renditions = self._stt(vhost, app, stream)
+            paused = self._w.stream_live(vhost, app, stream).stt_paused
+            return SttStatus(bool(renditions) and not paused, renditions)
