@@ -55,17 +55,28 @@ def send_frame(sock: socket.socket, payload: bytes) -> None:
     sock.sendall(_LENGTH.pack(len(payload)) + payload)
 
 
+#: What one read asks for: a whole frame of the usual size in one system call.
+_READ = 65536
+
+
 def recv_frame(sock: socket.socket) -> bytes:
-    """Receive one frame; :class:`ChannelClosed` at the end of the stream."""
-    head = sock.recv(_LENGTH.size, socket.MSG_WAITALL)
-    if len(head) < _LENGTH.size:
-        if not head:
+    """Receive one frame; :class:`ChannelClosed` at the end of the stream.
+
+    One read usually brings the whole frame.  It never takes bytes of the next one: each
+    side sends one frame and then waits for the other's (and a greeting is read before the
+    first call is sent)."""
+    data = sock.recv(_READ)
+    if len(data) < _LENGTH.size:
+        if not data:
             raise ChannelClosed("the connection was closed")
-        head += _recv_exact(sock, _LENGTH.size - len(head))
-    (size,) = _LENGTH.unpack(head)
+        data += _recv_exact(sock, _LENGTH.size - len(data))
+    (size,) = _LENGTH.unpack_from(data)
     if size > MAX_FRAME:
         raise ChannelClosed(f"a frame of {size} bytes is over the limit")
-    return _recv_exact(sock, size) if size else b""
+    missing = _LENGTH.size + size - len(data)
+    if missing > 0:
+        return data[_LENGTH.size :] + _recv_exact(sock, missing)
+    return data[_LENGTH.size :]
 
 
 def check_private(path: str) -> None:
