@@ -7,7 +7,13 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import any_header_value, host_headers, host_patterns
+from strategies import (
+    any_header_value,
+    grouped_patterns,
+    host_headers,
+    host_patterns,
+    near_instances,
+)
 
 from omeapi._access import hosts
 from omeapi._access.hosts import HostCheck, host_matches, host_without_port, wildcard_regex
@@ -290,3 +296,49 @@ def test_host_check_refuses_an_overlong_host_before_matching() -> None:
     with pytest.raises(ApiError) as info:
         check.check(host)
     assert info.value.status == 403
+
+
+# --- escaped characters on the automaton path -------------------------------------------------
+
+# Parentheses plus two `*` (or four `?`) send a pattern to the automaton: there every character
+# OME escapes must still match only itself.
+ESCAPED_ROWS = [
+    # (name, host, expected)
+    ("(*.*.example.com)", "a.b.example.com", True),
+    ("(*.*.example.com)", "evilXexampleYcom", False),
+    ("(*.*.example.com)", "a.b.exampleXcom", False),
+    ("(*.*.example.com)", "a.bexample.com", False),
+    ("a(*.*)b", "aXYb", False),
+    ("a(*.*)b", "a.b", True),
+    ("(a/b+c)*x*", "a/b+cx", True),
+    ("(a/b+c)*x*", "aXbXcx", False),
+    ("(a/b+c)*x*", "abcx", False),
+    ("(x|y)*.*", "x|y.z", True),
+    ("(x|y)*.*", "xAyBz", False),
+    ("({$^})*.*", "{$^}a.b", True),
+    ("({$^})*.*", "a.b", False),
+    ("(\\[a])*.*", "\\[a].b", True),
+    ("(\\[a])*.*", "Xa].b", False),
+    ("(a.b)????", "a.b", True),
+    ("(a.b)????", "aXb", False),
+    ("(a.b)????", "ab", False),
+]
+
+
+@pytest.mark.parametrize(("name", "host", "expected"), ESCAPED_ROWS)
+def test_escaped_characters_stay_literal_on_the_automaton_path(
+    name: str, host: str, expected: bool
+) -> None:
+    assert reference_match(name, host) is expected, "the row must describe OME"
+    assert isinstance(hosts._names_matcher((name,)), hosts._Automaton)
+    assert host_matches([name], host) is expected
+    # The Host header loses what follows a `/`, `?`, `#` or `:` before it is matched.
+    assert HostCheck([name]).allows(host) is reference_match(name, host_without_port(host))
+
+
+@NO_DEADLINE
+@given(name=grouped_patterns(), data=st.data())
+def test_grouped_patterns_agree_with_the_regex_reference(name: str, data: st.DataObject) -> None:
+    host = data.draw(near_instances(name, ("",)))
+    assert host_matches([name], host) is reference_match(name, host)
+    assert HostCheck([name]).allows(host) is reference_match(name, host_without_port(host))
