@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -342,3 +343,15 @@ def test_grouped_patterns_agree_with_the_regex_reference(name: str, data: st.Dat
     host = data.draw(near_instances(name, ("",)))
     assert host_matches([name], host) is reference_match(name, host)
     assert HostCheck([name]).allows(host) is reference_match(name, host_without_port(host))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_starts_with_an_empty_matcher_cache() -> None:
+    hosts._names_matcher(("*.*.fork.example",))
+    assert hosts._names_matcher.cache_info().currsize > 0
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status, never return into pytest
+        os._exit(0 if hosts._names_matcher.cache_info().currsize == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert hosts._names_matcher.cache_info().currsize > 0  # the parent keeps its own

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 
@@ -339,6 +340,14 @@ def _sequences(root: _Node) -> list[tuple[str, ...]]:
 def _names_matcher(names: tuple[str, ...]) -> Matcher:
     tokens = (wildcard_tokens(name) for name in names)
     return compile_alternatives(t for t in tokens if t is not None)
+
+
+# Each process answers with matchers it compiled itself.  A child forked from a warmed-up
+# parent (a mutation tester forks one per mutant, after a run that filled this cache) would
+# otherwise be handed matchers the parent's code built, and a change to the compiling code
+# would go unseen; a forked server worker pays one compile per set of names.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_names_matcher.cache_clear)
 
 
 def host_matches(patterns: Sequence[str], host: str) -> bool:
