@@ -499,6 +499,26 @@ def test_origin_is_trimmed_before_matching_and_echo() -> None:
     assert got[ALLOW_ORIGIN] == "https://a.com"
 
 
+# An HTTP parser trims only SP and HTAB; str.strip() would also take NBSP, VT, FF and NEL.
+NOT_SPACE = ["\xa0", "\x0b", "\x0c", "\x85"]
+
+
+@pytest.mark.parametrize("pad", NOT_SPACE)
+def test_other_whitespace_around_the_origin_is_not_trimmed(pad: str) -> None:
+    for origin in (pad + "https://a.com", "https://a.com" + pad):
+        got = dict(ApiCors(None, A_COM).headers(origin, None))
+        assert ALLOW_ORIGIN not in got
+        # The `*` policy echoes a well-formed Origin only: this one is not.
+        assert dict(ApiCors(None, STAR_POLICY).headers(origin, None))[ALLOW_ORIGIN] == "*"
+
+
+@pytest.mark.parametrize("pad", NOT_SPACE)
+def test_other_whitespace_around_request_headers_is_not_trimmed(pad: str) -> None:
+    got = dict(ApiCors(None, STAR_POLICY).headers("https://a.com", pad + "x-a" + pad))
+    # Latin-1 NBSP and NEL can be sent, so they are echoed as they came; VT and FF cannot.
+    assert got.get(ALLOW_HEADERS) == (pad + "x-a" + pad if pad in "\xa0\x85" else None)
+
+
 def test_no_max_age_or_expose_headers() -> None:
     got = dict(ApiCors(STAR_POLICY, STAR_POLICY).headers("https://a.com", "x"))
     assert "Access-Control-Max-Age" not in got

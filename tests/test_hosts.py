@@ -169,6 +169,9 @@ CHECK_ROWS = [
     (["*.example.com"], "example.com", None, "example.com"),
     (LOCAL, None, "127.0.0.1", None),  # no Host: the local address stands in
     (LOCAL, "", "::1", None),  # a bare IPv6 fallback is bracketed
+    (LOCAL, None, "[::1]", None),  # an already bracketed one is kept as it is
+    (["localhost"], None, "[::1]", "[::1]"),
+    (["localhost"], None, "::1", "[::1]"),
     (LOCAL, None, "10.0.0.1", "10.0.0.1"),
     (LOCAL, None, None, ""),
     (None, None, None, None),
@@ -355,3 +358,35 @@ def test_a_forked_child_starts_with_an_empty_matcher_cache() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert hosts._names_matcher.cache_info().currsize > 0  # the parent keeps its own
+
+
+# An HTTP parser trims only SP and HTAB; str.strip() would also take NBSP, VT, FF and NEL.
+NOT_SPACE = ["\xa0", "\x0b", "\x0c", "\x85"]
+
+
+@pytest.mark.parametrize("pad", NOT_SPACE)
+def test_other_whitespace_around_the_host_is_not_trimmed(pad: str) -> None:
+    check = HostCheck(["a.example.com"])
+    for header in (pad + "a.example.com", "a.example.com" + pad, f"a.example.com{pad}:80"):
+        assert not check.allows(header)
+    assert host_without_port(pad + "a.example.com:80") == pad + "a.example.com"
+    # Not blank, so the local address does not stand in for it.
+    assert not check.allows(pad, "a.example.com")
+    assert check.allows(" \t", "a.example.com")
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("a" * 255, True),
+        ("a" * 256, False),
+        ("\u00e9" * 127 + "a", True),  # 255 bytes in UTF-8, 128 characters
+        ("\u00e9" * 128, False),  # 256 bytes
+        ("\u20ac" * 85, True),  # 255 bytes, 3 each
+        ("\u20ac" * 85 + "a", False),  # 256 bytes
+        ("\ud800" * 85, True),  # a lone surrogate (ASGI can pass one) counts its 3 bytes
+        ("\ud800" * 86, False),
+    ],
+)
+def test_the_length_bound_is_in_bytes(host: str, allowed: bool) -> None:
+    assert HostCheck(["**"]).allows(host) is allowed
