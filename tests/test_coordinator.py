@@ -708,3 +708,79 @@ def test_following_a_vhost_created_again_differently(nodes: Nodes, caplog: Any) 
     )
     assert set(engine.applications()) >= {("vh", "x"), ("vh", "z")}
     assert nodes.b.coordinator.state("vh", "y").phase is Phase.ABSENT
+
+
+# -- what each change records, and the errors' details ------------------------------------------
+
+
+def test_every_change_is_audited_with_what_it_did() -> None:
+    store = MemoryStore()
+    coord = make_api(store=store).coordinator
+    coord.wall_clock = lambda: 1234.5
+    coord.create_vhost(vhost_with("nv", "x"))
+    coord.create_app("nv", application_from_json(app_json("y")))
+    coord.change_app("nv", "y", workers(2), "test")
+    coord.delete_app("nv", "y")
+    coord.delete_vhost("nv")
+    records = store.audit_log()
+    assert {r.time for r in records} == {1234.5}
+    assert [r.summary for r in records] == [
+        {"change": "create_vhost", "vhost": "nv", "apps": ["x"], "config": {"name": "nv"}},
+        {"change": "create_app", "vhost": "nv", "app": "y", "config": app_json("y")},
+        {
+            "change": "update_app",
+            "vhost": "nv",
+            "app": "y",
+            "changed": {"publishers": {"appWorkerCount": 2}},
+        },
+        {"change": "delete_app", "vhost": "nv", "app": "y"},
+        {"change": "delete_vhost", "vhost": "nv", "apps": ["x"]},
+    ]
+
+
+def test_a_vhost_delete_that_fails_part_way_audits_each_app_it_removed() -> None:
+    store, engine = MemoryStore(), Refusing()
+    client = Client(make_api(engine, store=store))
+    client.create_vhost("vh", "a", "b")
+    mark = len(store.audit_log())
+    engine.refuse[("delete_application", "vh", "b")] = EngineResult.FAILED
+    with pytest.raises(EngineError):
+        coordinator(client).delete_vhost("vh")
+    assert [r.summary for r in store.audit_log()[mark:]] == [
+        {"change": "delete_app", "vhost": "vh", "app": "a"}
+    ]
+
+
+def test_errors_name_the_operation_vhost_app_and_result(client: Client) -> None:
+    coord = coordinator(client)
+    with pytest.raises(AppOperationError) as info:
+        coord.create_app("nope", application_from_json(app_json("c")))
+    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+        "create",
+        "nope",
+        "c",
+        EngineResult.NOT_EXISTS,
+    )
+    with pytest.raises(AppOperationError) as info:
+        coord.create_app("vh", application_from_json(app_json("a")))
+    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+        "create",
+        "vh",
+        "a",
+        EngineResult.EXISTS,
+    )
+    with pytest.raises(AppOperationError) as info:
+        coord.delete_app("vh", "nope")
+    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+        "delete",
+        "vh",
+        "nope",
+        EngineResult.NOT_EXISTS,
+    )
+    client.engine.fail_next("restart_application")
+    with pytest.raises(AppOperationError) as info:
+        coord.change_app("vh", "a", workers(5), "test")
+    assert (info.value.op, info.value.vhost, info.value.app) == ("create", "vh", "a")
+    with pytest.raises(AppNotFound) as missing:
+        coord.change_app("vh", "nope", workers(5), "test")
+    assert (missing.value.vhost, missing.value.app) == ("vh", "nope")
