@@ -19,6 +19,7 @@ from omeapi._access.auth import (
     BAD_CREDENTIAL,
     BAD_FORMAT,
     BAD_HEADER,
+    EMPTY_TOKEN,
     MISSING_HEADER,
     AuthVerifier,
     decode_base64,
@@ -546,3 +547,19 @@ def test_retry_after_is_whole_seconds_rounded_up(wait: float, retry_after: str) 
     with pytest.raises(TooManyAttempts) as info:
         verifier.verify(WRONG, "c")
     assert info.value.headers == (("Retry-After", retry_after),)
+
+
+def test_lone_surrogates_are_bytes_like_any_other() -> None:
+    # An ASGI server can hand over a header with a lone surrogate; it must be an ordinary
+    # mismatch (or match), never an encoding error.
+    verifier = AuthVerifier("a\ud800")
+    raw = "a\ud800".encode("utf-8", "surrogatepass")
+    verifier.verify("Basic " + base64.b64encode(raw).decode())
+    assert outcome(verifier, "Basic \ud800") == msg(BAD_CREDENTIAL)
+    assert outcome(AuthVerifier(TOKEN), "\ud800") == msg(BAD_HEADER)
+
+
+def test_an_empty_token_error_says_so() -> None:
+    with pytest.raises(ConfigError) as info:
+        AuthVerifier("")
+    assert str(info.value) == EMPTY_TOKEN
