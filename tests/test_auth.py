@@ -19,6 +19,7 @@ from omeapi._access.auth import (
     BAD_CREDENTIAL,
     BAD_FORMAT,
     BAD_HEADER,
+    EMPTY_TOKEN,
     MISSING_HEADER,
     AuthVerifier,
     decode_base64,
@@ -492,3 +493,73 @@ def test_open_api_builds_the_brake(brake: bool, kind: type) -> None:
 
     auth = make_api(brake=brake).auth
     assert auth is not None and isinstance(auth.brake, kind)
+
+
+# --- what is not trimmed ----------------------------------------------------------------------
+
+# An HTTP parser trims only SP and HTAB from a field value; str.strip() would also take these
+# (NBSP, VT, FF, NEL) and so accept a header no HTTP client sends as the token.
+NOT_SPACE = ["\xa0", "\x0b", "\x0c", "\x85"]
+
+
+@pytest.mark.parametrize("pad", NOT_SPACE)
+def test_other_whitespace_around_authorization_is_not_trimmed(pad: str) -> None:
+    verifier = AuthVerifier(TOKEN)
+    scheme = f"Not supported credential type: {pad}Basic"
+    assert outcome(verifier, f"{pad}Basic {B64}") == msg(scheme)
+    assert outcome(verifier, f"Basic {B64}{pad}") == msg(BAD_CREDENTIAL)
+    assert outcome(verifier, pad) == msg(BAD_HEADER)  # not empty: not a missing header
+
+
+# --- the brake, from the verifier's side ------------------------------------------------------
+
+
+def test_a_success_through_the_slow_path_resets_the_count() -> None:
+    verifier, _ = braked()
+    slow = "basic " + B64.rstrip("=")  # not the usual spelling: parsed step by step
+    for _ in range(9):
+        outcome(verifier, WRONG, "c")
+    verifier.verify(slow, "c")
+    for _ in range(9):
+        assert outcome(verifier, WRONG, "c") == msg(BAD_CREDENTIAL)
+    verifier.verify(slow, "c")
+
+
+class OverLimit:
+    """A brake another process filled: it lets the check pass, then says how long to wait."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+
+    def check(self, client: str) -> None:
+        pass
+
+    def failed(self, client: str) -> float | None:
+        return self.wait
+
+    def succeeded(self, client: str) -> None:
+        raise AssertionError("not a success")
+
+
+@pytest.mark.parametrize(("wait", "retry_after"), [(0.0, "1"), (0.2, "1"), (1.0, "1"), (1.5, "2")])
+def test_retry_after_is_whole_seconds_rounded_up(wait: float, retry_after: str) -> None:
+    verifier = AuthVerifier(TOKEN, brake=OverLimit(wait))
+    with pytest.raises(TooManyAttempts) as info:
+        verifier.verify(WRONG, "c")
+    assert info.value.headers == (("Retry-After", retry_after),)
+
+
+def test_lone_surrogates_are_bytes_like_any_other() -> None:
+    # An ASGI server can hand over a header with a lone surrogate; it must be an ordinary
+    # mismatch (or match), never an encoding error.
+    verifier = AuthVerifier("a\ud800")
+    raw = "a\ud800".encode("utf-8", "surrogatepass")
+    verifier.verify("Basic " + base64.b64encode(raw).decode())
+    assert outcome(verifier, "Basic \ud800") == msg(BAD_CREDENTIAL)
+    assert outcome(AuthVerifier(TOKEN), "\ud800") == msg(BAD_HEADER)
+
+
+def test_an_empty_token_error_says_so() -> None:
+    with pytest.raises(ConfigError) as info:
+        AuthVerifier("")
+    assert str(info.value) == EMPTY_TOKEN

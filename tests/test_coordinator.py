@@ -5,18 +5,37 @@ app's lifecycle state, and runs a change's mutation outside its locks.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from conftest import Client, make_api
 
-from omeapi._config import ApplicationConfig, application_from_json
+from omeapi._config import (
+    ApplicationConfig,
+    VirtualHostConfig,
+    application_from_json,
+    virtual_host_from_json,
+)
 from omeapi._controllers import apps
 from omeapi._controllers.outcomes import Outcomes, answering
-from omeapi._errors import ApiError, AppNotFound, AppOperationError, EngineResult
-from omeapi._state.lifecycle import Phase
-from omeapi._state.restart import RestartCoordinator
+from omeapi._engine.protocol import EngineError, RestartOutcome
+from omeapi._errors import (
+    ApiError,
+    AppNotFound,
+    AppOperationError,
+    EngineResult,
+    StoreConflict,
+    StoreError,
+)
+from omeapi._simulated.engine import SimulatedEngine
+from omeapi._state.lifecycle import Phase, running
+from omeapi._state.registry import AppEntry
+from omeapi._state.restart import STORE_CAUSE, AppEvent, RestartCoordinator
+from omeapi._stores.base import Change
+from omeapi._stores.memory import MemoryStore
 
 
 @pytest.fixture
@@ -169,3 +188,599 @@ def test_changes_never_alter_a_shared_json_value(client: Client) -> None:
     now = client.api.registry.app("vh", "a")
     assert now is not None
     assert now.config.json_value == json.loads(now.config.json_bytes)
+
+
+# -- what the store and the engine can do to a change -------------------------------------------
+
+
+class Refusing(SimulatedEngine):
+    """Answers ``refuse[(operation, vhost, app)]`` (an error result, or any exception) instead
+    of doing the call; every other call is simulated.  ``app`` is "" for vhost calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse: dict[tuple[str, str, str], EngineResult | Exception] = {}
+
+    def _check(self, operation: str, vhost: str, app: str = "") -> None:
+        answer = self.refuse.get((operation, vhost, app))
+        if isinstance(answer, Exception):
+            raise answer
+        if answer is not None:
+            raise EngineError(answer)
+
+    def create_virtual_host(self, vhost: VirtualHostConfig) -> None:
+        self._check("create_virtual_host", vhost.name)
+        super().create_virtual_host(vhost)
+
+    def delete_virtual_host(self, name: str) -> None:
+        self._check("delete_virtual_host", name)
+        super().delete_virtual_host(name)
+
+    def create_application(self, vhost: str, app: ApplicationConfig) -> None:
+        self._check("create_application", vhost, app.name)
+        super().create_application(vhost, app)
+
+    def delete_application(self, vhost: str, app: str) -> int:
+        self._check("delete_application", vhost, app)
+        return super().delete_application(vhost, app)
+
+    def restart_application(
+        self, vhost: str, old: ApplicationConfig, new: ApplicationConfig
+    ) -> RestartOutcome:
+        self._check("restart_application", vhost, new.name)
+        return super().restart_application(vhost, old, new)
+
+
+def app_json(name: str, workers: int | None = None) -> dict[str, object]:
+    body: dict[str, object] = {"name": name, "type": "live"}
+    if workers is not None:
+        body["publishers"] = {"appWorkerCount": workers}
+    return body
+
+
+def workers_of(config: ApplicationConfig | None) -> object:
+    assert config is not None
+    publishers = config.json_value.get("publishers")
+    return publishers.get("appWorkerCount") if isinstance(publishers, dict) else None
+
+
+@pytest.fixture
+def refusing() -> tuple[Client, Refusing]:
+    engine = Refusing()
+    client = Client(make_api(engine))
+    client.create_vhost("vh", "a", "b")
+    return client, engine
+
+
+def test_a_store_conflict_after_the_restart_stops_the_app_here(
+    refusing: tuple[Client, Refusing], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, engine = refusing
+    coord, registry = coordinator(client), client.api.registry
+    events: list[AppEvent] = []
+    coord.subscribe(events.append)
+
+    def vhost_deleted_elsewhere(vhost: str, entry: AppEntry, audit: object = None) -> AppEntry:
+        assert workers_of(engine.application("vh", "a")) == 5  # the engine runs the new one
+        registry.remove_vhost("vh")
+        raise StoreConflict(Change.VHOST_MISSING)
+
+    monkeypatch.setattr(registry, "put_app", vhost_deleted_elsewhere)
+    with pytest.raises(AppNotFound):
+        coord.change_app("vh", "a", workers(5), "test")
+    assert engine.application("vh", "a") is None
+    assert coord.state("vh", "a").phase is Phase.ABSENT
+    assert events == []
+
+
+@pytest.mark.parametrize("was_failed", [False, True], ids=["running", "failed"])
+def test_any_other_store_error_puts_the_stored_config_back(
+    refusing: tuple[Client, Refusing], monkeypatch: pytest.MonkeyPatch, was_failed: bool
+) -> None:
+    client, engine = refusing
+    coord, registry = coordinator(client), client.api.registry
+    if was_failed:
+        engine.fail_next("restart_application")
+        engine.fail_next("create_application")
+        with pytest.raises(AppOperationError):
+            coord.change_app("vh", "a", workers(2), "test")
+        assert coord.failed("vh", "a")
+    stored = registry.app("vh", "a")
+    assert stored is not None
+    events: list[AppEvent] = []
+    coord.subscribe(events.append)
+
+    def broken(vhost: str, entry: AppEntry, audit: object = None) -> AppEntry:
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(registry, "put_app", broken)
+    with pytest.raises(StoreError):
+        coord.change_app("vh", "a", workers(5), "test")
+    assert registry.app("vh", "a") is stored
+    assert events == []
+    if was_failed:
+        # It ran nothing before the change: it runs nothing after it.
+        assert engine.application("vh", "a") is None
+        assert coord.state("vh", "a").phase is Phase.ABSENT
+    else:
+        assert engine.application("vh", "a") == stored.config
+        assert coord.state("vh", "a") == running(stored.config)
+
+
+def test_a_config_that_cannot_be_put_back_is_logged(
+    refusing: tuple[Client, Refusing], monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    client, engine = refusing
+    coord, registry = coordinator(client), client.api.registry
+
+    def broken(vhost: str, entry: AppEntry, audit: object = None) -> AppEntry:
+        engine.fail_next("restart_application")  # the way back fails: the new one returns
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(registry, "put_app", broken)
+    with caplog.at_level(logging.ERROR, "omeapi"), pytest.raises(StoreError):
+        coord.change_app("vh", "a", workers(5), "test")
+    assert "app vh/a runs a config the store does not hold" in caplog.text
+    assert workers_of(engine.application("vh", "a")) == 5
+    assert workers_of(coord.state("vh", "a").config) == 5
+
+
+def test_sustained_contention_ends_with_the_change_under_the_lock(client: Client) -> None:
+    """Another change is committed during every optimistic attempt: the last attempt
+    computes the mutation under the app's lock, so that the change still happens."""
+    coord = coordinator(client)
+    held: list[bool] = []
+
+    def add_thread_pool(current: ApplicationConfig) -> ApplicationConfig:
+        held.append(coord.app_lock("vh", "a").locked())
+        if not held[-1]:  # another request commits first
+            other = threading.Thread(
+                target=coord.change_app, args=("vh", "a", workers(len(held)), "other")
+            )
+            other.start()
+            other.join()
+        publishers = current.json_value.get("publishers") or {}
+        assert isinstance(publishers, dict)
+        return application_from_json(
+            {**current.json_value, "publishers": {**publishers, "streamWorkerCount": 3}}
+        )
+
+    entry = coord.change_app("vh", "a", add_thread_pool, "test")
+    assert held == [False, False, False, False, True]
+    assert entry.config.json_value["publishers"] == {"appWorkerCount": 4, "streamWorkerCount": 3}
+    assert client.engine.application("vh", "a") == entry.config
+
+
+def test_the_engine_losing_an_app_during_a_restart_rolls_back(client: Client) -> None:
+    coord = coordinator(client)
+    stored = client.api.registry.app("vh", "a")
+    assert stored is not None
+    events: list[AppEvent] = []
+    coord.subscribe(events.append)
+    client.engine.delete_application("vh", "a")  # behind the coordinator's back
+    with pytest.raises(AppOperationError) as info:
+        coord.change_app("vh", "a", workers(5), "test")
+    assert (info.value.op, info.value.result) == ("create", EngineResult.NOT_EXISTS)
+    assert [(e.app, e.kind, e.cause) for e in events] == [("a", "rollback", "test")]
+    assert coord.state("vh", "a") == running(stored.config)
+    assert client.engine.application("vh", "a") == stored.config
+
+
+def test_the_engine_losing_an_app_makes_the_first_delete_404_and_the_second_succeed(
+    client: Client,
+) -> None:
+    coord = coordinator(client)
+    client.engine.delete_application("vh", "a")  # behind the coordinator's back
+    with pytest.raises(AppOperationError) as info:
+        coord.delete_app("vh", "a")
+    assert (info.value.op, info.value.result) == ("delete", EngineResult.NOT_EXISTS)
+    assert coord.state("vh", "a").phase is Phase.ABSENT
+    assert client.api.registry.app("vh", "a") is not None
+    coord.delete_app("vh", "a")  # not running here: "not exists" is success now
+    assert client.api.registry.app("vh", "a") is None
+
+
+def test_a_failed_delete_keeps_the_app(refusing: tuple[Client, Refusing]) -> None:
+    client, engine = refusing
+    coord = coordinator(client)
+    engine.refuse[("delete_application", "vh", "a")] = EngineResult.FAILED
+    with pytest.raises(AppOperationError) as info:
+        coord.delete_app("vh", "a")
+    assert (info.value.op, info.value.result) == ("delete", EngineResult.FAILED)
+    assert coord.state("vh", "a").phase is Phase.RUNNING
+    assert client.api.registry.app("vh", "a") is not None
+
+
+def test_deleting_a_vhost_whose_app_the_engine_lost(refusing: tuple[Client, Refusing]) -> None:
+    client, engine = refusing
+    coord = coordinator(client)
+    engine.refuse[("delete_application", "vh", "a")] = EngineResult.NOT_EXISTS
+    coord.delete_vhost("vh")
+    assert client.api.registry.vhost("vh") is None
+    assert engine.virtual_hosts() == ["default"]
+    assert coord.state("vh", "a").phase is Phase.ABSENT
+
+
+def test_a_vhost_delete_that_fails_part_way_removes_the_apps_it_stopped(
+    refusing: tuple[Client, Refusing],
+) -> None:
+    client, engine = refusing
+    coord, registry = coordinator(client), client.api.registry
+    engine.refuse[("delete_application", "vh", "b")] = EngineResult.FAILED
+    with pytest.raises(EngineError):
+        coord.delete_vhost("vh")
+    vhost = registry.vhost("vh")
+    assert vhost is not None and list(vhost.apps) == ["b"]
+    assert engine.application("vh", "a") is None
+    assert coord.state("vh", "b").phase is Phase.RUNNING
+    del engine.refuse[("delete_application", "vh", "b")]
+    engine.refuse[("delete_virtual_host", "vh", "")] = EngineResult.FAILED
+    with pytest.raises(EngineError):
+        coord.delete_vhost("vh")
+    vhost = registry.vhost("vh")
+    assert vhost is not None and list(vhost.apps) == []
+    assert "vh" in engine.virtual_hosts()
+
+
+# -- creating: what is undone when the engine or the store refuses ------------------------------
+
+
+def vhost_with(name: str, *apps: str) -> VirtualHostConfig:
+    return virtual_host_from_json({"name": name, "applications": [app_json(a) for a in apps]})
+
+
+def test_a_vhost_whose_app_fails_is_undone(refusing: tuple[Client, Refusing]) -> None:
+    client, engine = refusing
+    coord = coordinator(client)
+    engine.refuse[("create_application", "nv", "y")] = EngineResult.FAILED
+    with pytest.raises(EngineError):
+        coord.create_vhost(vhost_with("nv", "x", "y"))
+    assert client.api.registry.vhost("nv") is None
+    assert "nv" not in engine.virtual_hosts()
+    assert engine.application("nv", "x") is None
+
+
+@pytest.mark.parametrize(
+    ("refusal", "outcome"),
+    [(StoreConflict(Change.VHOST_EXISTS), False), (StoreError("disk full"), StoreError)],
+    ids=["conflict", "error"],
+)
+def test_a_vhost_the_store_refuses_is_undone(
+    refusing: tuple[Client, Refusing],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: Any,
+    refusal: Exception,
+    outcome: object,
+) -> None:
+    client, engine = refusing
+    coord, registry = coordinator(client), client.api.registry
+
+    def refuse(*args: object) -> bool:
+        raise refusal
+
+    monkeypatch.setattr(registry, "add_vhost", refuse)
+    # The undo itself may fail: it is logged, and the refusal is what the caller gets.
+    engine.refuse[("delete_application", "nv", "x")] = EngineResult.FAILED
+    engine.refuse[("delete_virtual_host", "nv", "")] = EngineResult.FAILED
+    with caplog.at_level(logging.WARNING, "omeapi"):
+        if outcome is False:
+            assert coord.create_vhost(vhost_with("nv", "x", "y")) is False
+        else:
+            with pytest.raises(StoreError):
+                coord.create_vhost(vhost_with("nv", "x", "y"))
+    assert "could not undo app nv/x" in caplog.text
+    assert "could not undo vhost nv" in caplog.text
+    assert engine.application("nv", "y") is None  # the undo went on after a failure
+    assert coord.state("nv", "x").phase is Phase.ABSENT
+
+
+def test_a_vhost_the_store_does_not_add_is_undone(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coord, registry = coordinator(client), client.api.registry
+    monkeypatch.setattr(registry, "add_vhost", lambda *args: False)
+    assert coord.create_vhost(vhost_with("nv", "x")) is False
+    assert "nv" not in client.engine.virtual_hosts()
+    assert client.engine.application("nv", "x") is None
+
+
+@pytest.mark.parametrize(
+    ("refusal", "result"),
+    [
+        (StoreConflict(Change.APP_EXISTS), EngineResult.EXISTS),
+        (StoreConflict(Change.VHOST_MISSING), EngineResult.NOT_EXISTS),
+        (StoreError("disk full"), None),
+    ],
+    ids=["app-exists", "vhost-missing", "error"],
+)
+def test_an_app_the_store_refuses_is_undone(
+    refusing: tuple[Client, Refusing],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: Any,
+    refusal: Exception,
+    result: EngineResult | None,
+) -> None:
+    client, engine = refusing
+    coord, registry = coordinator(client), client.api.registry
+
+    def refuse(*args: object) -> AppEntry:
+        raise refusal
+
+    monkeypatch.setattr(registry, "put_app", refuse)
+    new = application_from_json(app_json("c"))
+    with pytest.raises((AppOperationError, StoreError)) as info:
+        coord.create_app("vh", new)
+    if result is None:
+        assert info.value is refusal
+    else:
+        assert isinstance(info.value, AppOperationError)
+        assert (info.value.op, info.value.result) == ("create", result)
+    assert engine.application("vh", "c") is None
+    assert coord.state("vh", "c").phase is Phase.ABSENT
+    engine.refuse[("delete_application", "vh", "d")] = EngineResult.FAILED
+    with caplog.at_level(logging.WARNING, "omeapi"), pytest.raises((AppOperationError, StoreError)):
+        coord.create_app("vh", application_from_json(app_json("d")))
+    assert "could not undo app vh/d" in caplog.text
+
+
+# -- start, adopt and following the store ------------------------------------------------------
+
+
+@pytest.fixture
+def stored() -> MemoryStore:
+    """A store holding vhost ``vh`` with apps ``a`` and ``b`` (made by an earlier run)."""
+    store = MemoryStore()
+    Client(make_api(store=store)).create_vhost("vh", "a", "b")
+    return store
+
+
+def test_start_keeps_a_stored_app_that_fails_marked_failed(
+    stored: MemoryStore, caplog: Any
+) -> None:
+    engine = Refusing()
+    engine.refuse[("create_application", "vh", "a")] = EngineResult.FAILED
+    with caplog.at_level(logging.ERROR, "omeapi"):
+        api = make_api(engine, store=stored)
+    assert "stored application vh/a does not start" in caplog.text
+    assert api.coordinator.failed("vh", "a")
+    assert engine.application("vh", "a") is None
+    assert api.coordinator.state("vh", "b").phase is Phase.RUNNING
+    api.coordinator.reconcile()  # the start was the reconcile: nothing is tried again
+    assert engine.application("vh", "a") is None
+
+
+def test_start_skips_a_stored_vhost_that_fails(stored: MemoryStore, caplog: Any) -> None:
+    engine = Refusing()
+    engine.refuse[("create_virtual_host", "vh", "")] = EngineResult.FAILED
+    with caplog.at_level(logging.ERROR, "omeapi"):
+        api = make_api(engine, store=stored)
+    assert "stored virtual host vh does not start" in caplog.text
+    assert engine.virtual_hosts() == ["default"]
+    assert engine.application("vh", "a") is None
+    assert api.coordinator.state("vh", "a").phase is Phase.ABSENT
+
+
+@pytest.mark.parametrize("operation", ["create_virtual_host", "create_application"])
+def test_start_fails_when_server_xml_does_not_start(operation: str) -> None:
+    engine = Refusing()
+    engine.refuse[(operation, "default", "app" if operation == "create_application" else "")] = (
+        EngineResult.FAILED
+    )
+    with pytest.raises(EngineError):
+        make_api(engine)
+
+
+def test_adopt_takes_everything_as_running(stored: MemoryStore) -> None:
+    engine = Refusing()
+    make_api(engine, store=stored)  # whoever started the engine
+    mark = len(engine.calls)
+    api = make_api(engine, store=stored, start_engine=False)
+    assert engine.calls[mark:] == []
+    registry = api.registry
+    for vhost, app in [("default", "app"), ("vh", "a"), ("vh", "b")]:
+        entry = registry.app(vhost, app)
+        assert entry is not None
+        assert api.coordinator.state(vhost, app) == running(entry.config)
+    api.coordinator.reconcile()
+    assert engine.calls[mark:] == []
+    # The vhosts count as running: a new app in one is created without creating it again.
+    api.coordinator.create_app("vh", application_from_json(app_json("c")))
+    assert engine.calls[mark:] == [("create_application", "vh", "c")]
+
+
+class Nodes:
+    """Two API nodes sharing one store; ``b`` follows it only when asked (:meth:`follow`)."""
+
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+        self.a = Client(make_api(store=self.store))
+        self.engine = Refusing()
+        self.b = make_api(self.engine, store=self.store)
+        self.events: list[AppEvent] = []
+        self.b.coordinator.subscribe(self.events.append)
+
+    def follow(self) -> list[tuple[str, str, str]]:
+        """Let ``b`` catch up; the engine calls it made."""
+        mark = len(self.engine.calls)
+        self.b.registry.refresh()
+        self.b.coordinator.reconcile()
+        return self.engine.calls[mark:]
+
+
+@pytest.fixture
+def nodes() -> Nodes:
+    return Nodes()
+
+
+def test_following_creates_changes_and_deletes(nodes: Nodes) -> None:
+    a, engine = nodes.a, nodes.engine
+    a.create_vhost("vh", "x", "y")
+    assert nodes.follow() == [
+        ("create_virtual_host", "vh", ""),
+        ("create_application", "vh", "x"),
+        ("create_application", "vh", "y"),
+    ]
+    assert nodes.follow() == []  # nothing changed: nothing done
+    a.ok("PATCH", "/v1/vhosts/vh/apps/x", {"publishers": {"appWorkerCount": 3}})
+    assert nodes.follow() == [("restart_application", "vh", "x")]
+    assert workers_of(engine.application("vh", "x")) == 3
+    assert [(e.app, e.kind, e.cause) for e in nodes.events] == [("x", "restart", STORE_CAUSE)]
+    a.ok("DELETE", "/v1/vhosts/vh/apps/y")
+    assert nodes.follow() == [("delete_application", "vh", "y")]
+    a.ok("DELETE", "/v1/vhosts/vh")
+    assert nodes.follow() == [("delete_application", "vh", "x"), ("delete_virtual_host", "vh", "")]
+    assert nodes.b.coordinator.state("vh", "x").phase is Phase.ABSENT
+
+
+def test_following_goes_on_after_one_app_fails(nodes: Nodes, caplog: Any) -> None:
+    a, engine = nodes.a, nodes.engine
+    a.create_vhost("vh", "x", "y", "z")
+    nodes.follow()
+    for app in ("x", "y", "z"):
+        a.ok("PATCH", f"/v1/vhosts/vh/apps/{app}", {"publishers": {"appWorkerCount": 3}})
+    engine.refuse[("restart_application", "vh", "x")] = RuntimeError("engine bug")
+    engine.refuse[("restart_application", "vh", "y")] = EngineResult.FAILED
+    engine.refuse[("create_application", "vh", "y")] = EngineResult.FAILED
+    with caplog.at_level(logging.ERROR, "omeapi"):
+        nodes.follow()
+    assert "could not apply the stored config of vh/x" in caplog.text
+    assert "app vh/y failed: neither the new nor the previous config starts" in caplog.text
+    assert nodes.b.coordinator.failed("vh", "y")
+    assert workers_of(engine.application("vh", "z")) == 3
+    assert [(e.app, e.kind) for e in nodes.events] == [("y", "failed"), ("z", "restart")]
+
+
+def test_following_a_stored_app_that_does_not_start(nodes: Nodes, caplog: Any) -> None:
+    nodes.engine.refuse[("create_application", "vh", "x")] = EngineResult.FAILED
+    nodes.a.create_vhost("vh", "x")
+    with caplog.at_level(logging.ERROR, "omeapi"):
+        nodes.follow()
+    assert "app vh/x failed: the stored config does not start" in caplog.text
+    assert nodes.b.coordinator.failed("vh", "x")
+
+
+def test_following_a_vhost_the_engine_refuses(nodes: Nodes, caplog: Any) -> None:
+    nodes.engine.refuse[("create_virtual_host", "vh", "")] = EngineResult.FAILED
+    nodes.a.create_vhost("vh")
+    with caplog.at_level(logging.ERROR, "omeapi"):
+        nodes.follow()
+    assert "could not start the stored virtual host vh" in caplog.text
+    assert "vh" not in nodes.engine.virtual_hosts()
+
+
+def test_following_a_delete_the_engine_refuses(nodes: Nodes, caplog: Any) -> None:
+    a, engine = nodes.a, nodes.engine
+    a.create_vhost("vh", "x", "y")
+    nodes.follow()
+    engine.refuse[("delete_application", "vh", "x")] = EngineResult.FAILED
+    engine.refuse[("delete_application", "vh", "y")] = EngineResult.NOT_EXISTS
+    engine.refuse[("delete_virtual_host", "vh", "")] = EngineResult.FAILED
+    a.ok("DELETE", "/v1/vhosts/vh")
+    with caplog.at_level(logging.ERROR, "omeapi"):
+        nodes.follow()
+    assert "could not stop vh/x (deleted elsewhere)" in caplog.text
+    assert "vh/y" not in caplog.text  # it was gone already
+    assert "could not stop the virtual host vh" in caplog.text
+    assert nodes.b.coordinator.state("vh", "x").phase is Phase.RUNNING
+    assert nodes.b.coordinator.state("vh", "y").phase is Phase.ABSENT
+    engine.refuse.clear()
+    nodes.b.coordinator._reconciled = None  # as the next change in the store would
+    nodes.follow()
+    assert "vh" not in engine.virtual_hosts()
+
+
+def test_following_a_vhost_created_again_differently(nodes: Nodes, caplog: Any) -> None:
+    a, engine = nodes.a, nodes.engine
+    a.ok("POST", "/v1/vhosts", [{"name": "vh", "host": {"names": ["a.example.com"]}}])
+    a.ok("POST", "/v1/vhosts/vh/apps", [app_json("x"), app_json("y")])
+    nodes.follow()
+    a.ok("DELETE", "/v1/vhosts/vh")
+    a.ok("POST", "/v1/vhosts", [{"name": "vh", "host": {"names": ["b.example.com"]}}])
+    a.ok("POST", "/v1/vhosts/vh/apps", [app_json("x"), app_json("z")])
+    engine.refuse[("delete_application", "vh", "x")] = EngineResult.FAILED
+    engine.refuse[("delete_application", "vh", "y")] = EngineResult.NOT_EXISTS
+    with caplog.at_level(logging.ERROR, "omeapi"):
+        calls = nodes.follow()
+    assert "could not stop vh/x" in caplog.text
+    assert "vh/y" not in caplog.text
+    assert calls.index(("delete_virtual_host", "vh", "")) < calls.index(
+        ("create_virtual_host", "vh", "")
+    )
+    assert set(engine.applications()) >= {("vh", "x"), ("vh", "z")}
+    assert nodes.b.coordinator.state("vh", "y").phase is Phase.ABSENT
+
+
+# -- what each change records, and the errors' details ------------------------------------------
+
+
+def test_every_change_is_audited_with_what_it_did() -> None:
+    store = MemoryStore()
+    coord = make_api(store=store).coordinator
+    coord.wall_clock = lambda: 1234.5
+    coord.create_vhost(vhost_with("nv", "x"))
+    coord.create_app("nv", application_from_json(app_json("y")))
+    coord.change_app("nv", "y", workers(2), "test")
+    coord.delete_app("nv", "y")
+    coord.delete_vhost("nv")
+    records = store.audit_log()
+    assert {r.time for r in records} == {1234.5}
+    assert [r.summary for r in records] == [
+        {"change": "create_vhost", "vhost": "nv", "apps": ["x"], "config": {"name": "nv"}},
+        {"change": "create_app", "vhost": "nv", "app": "y", "config": app_json("y")},
+        {
+            "change": "update_app",
+            "vhost": "nv",
+            "app": "y",
+            "changed": {"publishers": {"appWorkerCount": 2}},
+        },
+        {"change": "delete_app", "vhost": "nv", "app": "y"},
+        {"change": "delete_vhost", "vhost": "nv", "apps": ["x"]},
+    ]
+
+
+def test_a_vhost_delete_that_fails_part_way_audits_each_app_it_removed() -> None:
+    store, engine = MemoryStore(), Refusing()
+    client = Client(make_api(engine, store=store))
+    client.create_vhost("vh", "a", "b")
+    mark = len(store.audit_log())
+    engine.refuse[("delete_application", "vh", "b")] = EngineResult.FAILED
+    with pytest.raises(EngineError):
+        coordinator(client).delete_vhost("vh")
+    assert [r.summary for r in store.audit_log()[mark:]] == [
+        {"change": "delete_app", "vhost": "vh", "app": "a"}
+    ]
+
+
+def test_errors_name_the_operation_vhost_app_and_result(client: Client) -> None:
+    coord = coordinator(client)
+    with pytest.raises(AppOperationError) as info:
+        coord.create_app("nope", application_from_json(app_json("c")))
+    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+        "create",
+        "nope",
+        "c",
+        EngineResult.NOT_EXISTS,
+    )
+    with pytest.raises(AppOperationError) as info:
+        coord.create_app("vh", application_from_json(app_json("a")))
+    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+        "create",
+        "vh",
+        "a",
+        EngineResult.EXISTS,
+    )
+    with pytest.raises(AppOperationError) as info:
+        coord.delete_app("vh", "nope")
+    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+        "delete",
+        "vh",
+        "nope",
+        EngineResult.NOT_EXISTS,
+    )
+    client.engine.fail_next("restart_application")
+    with pytest.raises(AppOperationError) as info:
+        coord.change_app("vh", "a", workers(5), "test")
+    assert (info.value.op, info.value.vhost, info.value.app) == ("create", "vh", "a")
+    with pytest.raises(AppNotFound) as missing:
+        coord.change_app("vh", "nope", workers(5), "test")
+    assert (missing.value.vhost, missing.value.app) == ("vh", "nope")

@@ -16,6 +16,8 @@ from strategies import (
     any_header_value,
     cors_patterns,
     cors_url_lists,
+    grouped_patterns,
+    near_instances,
     origins,
     pattern_instances,
     schemeless_host_patterns,
@@ -497,6 +499,26 @@ def test_origin_is_trimmed_before_matching_and_echo() -> None:
     assert got[ALLOW_ORIGIN] == "https://a.com"
 
 
+# An HTTP parser trims only SP and HTAB; str.strip() would also take NBSP, VT, FF and NEL.
+NOT_SPACE = ["\xa0", "\x0b", "\x0c", "\x85"]
+
+
+@pytest.mark.parametrize("pad", NOT_SPACE)
+def test_other_whitespace_around_the_origin_is_not_trimmed(pad: str) -> None:
+    for origin in (pad + "https://a.com", "https://a.com" + pad):
+        got = dict(ApiCors(None, A_COM).headers(origin, None))
+        assert ALLOW_ORIGIN not in got
+        # The `*` policy echoes a well-formed Origin only: this one is not.
+        assert dict(ApiCors(None, STAR_POLICY).headers(origin, None))[ALLOW_ORIGIN] == "*"
+
+
+@pytest.mark.parametrize("pad", NOT_SPACE)
+def test_other_whitespace_around_request_headers_is_not_trimmed(pad: str) -> None:
+    got = dict(ApiCors(None, STAR_POLICY).headers("https://a.com", pad + "x-a" + pad))
+    # Latin-1 NBSP and NEL can be sent, so they are echoed as they came; VT and FF cannot.
+    assert got.get(ALLOW_HEADERS) == (pad + "x-a" + pad if pad in "\xa0\x85" else None)
+
+
 def test_no_max_age_or_expose_headers() -> None:
     got = dict(ApiCors(STAR_POLICY, STAR_POLICY).headers("https://a.com", "x"))
     assert "Access-Control-Max-Age" not in got
@@ -641,3 +663,59 @@ def test_overlong_origin_never_matches() -> None:
     assert policy._accept_matching(origin + "a") is None
     assert not policy.matches(origin + "a")
     assert policy.matches("https://a")
+
+
+# --- escaped characters on the automaton path -------------------------------------------------
+
+# A group plus two `*` (or four `?`) is decided by the automaton (hosts.py); the characters OME
+# escapes must stay literal there, with and without the optional scheme in front.
+ESCAPED_ROWS = [
+    # (pattern, Origin, expected)
+    ("https://(*.*.example.com)", "https://a.b.example.com", True),
+    ("https://(*.*.example.com)", "https://evilXexampleYcom", False),
+    ("https://(*.*.example.com)", "https://a.b.exampleXcom", False),
+    ("(*.*.example.com)", "https://a.b.example.com", True),
+    ("(*.*.example.com)", "http://evilXexampleYcom", False),
+    ("(*.*.example.com)", "httpx://a.bexample.com", False),
+    ("http://(a+b$)*.*", "http://a+b$x.y", True),
+    ("http://(a+b$)*.*", "http://aXbXx.y", False),
+    ("http://(a+b$)*.*", "http://abx.y", False),
+    ("(a.b)????", "http://a.b", True),
+    ("(a.b)????", "http://aXb", False),
+    ("https?(://)*.*", "https://a.b", True),
+    ("https?(://)*.*", "httpsX//a.b", False),
+]
+
+
+@pytest.mark.parametrize(("url", "origin", "expected"), ESCAPED_ROWS)
+def test_escaped_characters_stay_literal_on_the_automaton_path(
+    url: str, origin: str, expected: bool
+) -> None:
+    from omeapi._access import hosts
+
+    assert our_pattern_matches(url, origin) is expected, "the row must describe OME"
+    policy = CorsPolicy.compile([url])
+    assert isinstance(policy._matcher, hosts._Automaton)
+    assert policy.matches(origin) is expected
+    assert policy.allow_origin(origin) == (origin if expected else None)
+
+
+# Characters an Origin's host may hold, so that matches are possible, plus those OME escapes.
+_ORIGIN_LITERALS = "abx0-.+$"
+
+
+@NO_DEADLINE
+@given(
+    body=grouped_patterns(_ORIGIN_LITERALS),
+    scheme=st.sampled_from(["", "https://", "http?://"]),
+    data=st.data(),
+)
+def test_grouped_patterns_agree_with_the_regex_reference(
+    body: str, scheme: str, data: st.DataObject
+) -> None:
+    url = scheme + body
+    origin = data.draw(near_instances(url, ("http://", "https://")))
+    policy = CorsPolicy.compile([url])
+    expected = our_pattern_matches(url, origin)
+    assert policy.matches(origin) is expected
+    assert policy.allow_origin(origin) == (origin if expected else None)

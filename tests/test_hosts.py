@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import any_header_value, host_headers, host_patterns
+from strategies import (
+    any_header_value,
+    grouped_patterns,
+    host_headers,
+    host_patterns,
+    near_instances,
+)
 
 from omeapi._access import hosts
 from omeapi._access.hosts import HostCheck, host_matches, host_without_port, wildcard_regex
@@ -162,6 +169,9 @@ CHECK_ROWS = [
     (["*.example.com"], "example.com", None, "example.com"),
     (LOCAL, None, "127.0.0.1", None),  # no Host: the local address stands in
     (LOCAL, "", "::1", None),  # a bare IPv6 fallback is bracketed
+    (LOCAL, None, "[::1]", None),  # an already bracketed one is kept as it is
+    (["localhost"], None, "[::1]", "[::1]"),
+    (["localhost"], None, "::1", "[::1]"),
     (LOCAL, None, "10.0.0.1", "10.0.0.1"),
     (LOCAL, None, None, ""),
     (None, None, None, None),
@@ -290,3 +300,93 @@ def test_host_check_refuses_an_overlong_host_before_matching() -> None:
     with pytest.raises(ApiError) as info:
         check.check(host)
     assert info.value.status == 403
+
+
+# --- escaped characters on the automaton path -------------------------------------------------
+
+# Parentheses plus two `*` (or four `?`) send a pattern to the automaton: there every character
+# OME escapes must still match only itself.
+ESCAPED_ROWS = [
+    # (name, host, expected)
+    ("(*.*.example.com)", "a.b.example.com", True),
+    ("(*.*.example.com)", "evilXexampleYcom", False),
+    ("(*.*.example.com)", "a.b.exampleXcom", False),
+    ("(*.*.example.com)", "a.bexample.com", False),
+    ("a(*.*)b", "aXYb", False),
+    ("a(*.*)b", "a.b", True),
+    ("(a/b+c)*x*", "a/b+cx", True),
+    ("(a/b+c)*x*", "aXbXcx", False),
+    ("(a/b+c)*x*", "abcx", False),
+    ("(x|y)*.*", "x|y.z", True),
+    ("(x|y)*.*", "xAyBz", False),
+    ("({$^})*.*", "{$^}a.b", True),
+    ("({$^})*.*", "a.b", False),
+    ("(\\[a])*.*", "\\[a].b", True),
+    ("(\\[a])*.*", "Xa].b", False),
+    ("(a.b)????", "a.b", True),
+    ("(a.b)????", "aXb", False),
+    ("(a.b)????", "ab", False),
+]
+
+
+@pytest.mark.parametrize(("name", "host", "expected"), ESCAPED_ROWS)
+def test_escaped_characters_stay_literal_on_the_automaton_path(
+    name: str, host: str, expected: bool
+) -> None:
+    assert reference_match(name, host) is expected, "the row must describe OME"
+    assert isinstance(hosts._names_matcher((name,)), hosts._Automaton)
+    assert host_matches([name], host) is expected
+    # The Host header loses what follows a `/`, `?`, `#` or `:` before it is matched.
+    assert HostCheck([name]).allows(host) is reference_match(name, host_without_port(host))
+
+
+@NO_DEADLINE
+@given(name=grouped_patterns(), data=st.data())
+def test_grouped_patterns_agree_with_the_regex_reference(name: str, data: st.DataObject) -> None:
+    host = data.draw(near_instances(name, ("",)))
+    assert host_matches([name], host) is reference_match(name, host)
+    assert HostCheck([name]).allows(host) is reference_match(name, host_without_port(host))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_starts_with_an_empty_matcher_cache() -> None:
+    hosts._names_matcher(("*.*.fork.example",))
+    assert hosts._names_matcher.cache_info().currsize > 0
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status, never return into pytest
+        os._exit(0 if hosts._names_matcher.cache_info().currsize == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert hosts._names_matcher.cache_info().currsize > 0  # the parent keeps its own
+
+
+# An HTTP parser trims only SP and HTAB; str.strip() would also take NBSP, VT, FF and NEL.
+NOT_SPACE = ["\xa0", "\x0b", "\x0c", "\x85"]
+
+
+@pytest.mark.parametrize("pad", NOT_SPACE)
+def test_other_whitespace_around_the_host_is_not_trimmed(pad: str) -> None:
+    check = HostCheck(["a.example.com"])
+    for header in (pad + "a.example.com", "a.example.com" + pad, f"a.example.com{pad}:80"):
+        assert not check.allows(header)
+    assert host_without_port(pad + "a.example.com:80") == pad + "a.example.com"
+    # Not blank, so the local address does not stand in for it.
+    assert not check.allows(pad, "a.example.com")
+    assert check.allows(" \t", "a.example.com")
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("a" * 255, True),
+        ("a" * 256, False),
+        ("\u00e9" * 127 + "a", True),  # 255 bytes in UTF-8, 128 characters
+        ("\u00e9" * 128, False),  # 256 bytes
+        ("\u20ac" * 85, True),  # 255 bytes, 3 each
+        ("\u20ac" * 85 + "a", False),  # 256 bytes
+        ("\ud800" * 85, True),  # a lone surrogate (ASGI can pass one) counts its 3 bytes
+        ("\ud800" * 86, False),
+    ],
+)
+def test_the_length_bound_is_in_bytes(host: str, allowed: bool) -> None:
+    assert HostCheck(["**"]).allows(host) is allowed

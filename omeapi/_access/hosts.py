@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 
@@ -122,9 +123,24 @@ def _never(_text: str) -> object:
 #: A host name has at most 255 bytes (RFC 1035 §2.3.4): a longer Host is refused unmatched.
 MAX_HOST_LENGTH = 255
 
-# The automaton's tokens: a literal character is itself (a 1-character string).
-_STAR = "*"  # any run of characters but a newline
-_OPT = "?"  # zero or one character but a newline
+
+class _Lit(str):
+    """A literal character token (a distinct type, so a literal ``*`` is not "any run")."""
+
+    __slots__ = ()
+
+
+class _Wild(str):
+    """A wildcard token: :data:`_STAR` or :data:`_OPT`."""
+
+    __slots__ = ()
+
+
+# The automaton's tokens.  Every token is a _Lit or a _Wild, never a bare str: the types make
+# mypy refuse a character not marked literal (the automaton would take it for a wildcard).
+_Token = _Lit | _Wild
+_STAR = _Wild("*")  # any run of characters but a newline
+_OPT = _Wild("?")  # zero or one character but a newline
 
 # Backtracking stays cheap (about len(text) * len(pattern) steps) with at most one `*` and a
 # few `?` per alternative; past that the automaton runs instead.
@@ -135,14 +151,14 @@ _REGEX_MAX_OPTS = 3
 _OPTIONAL_GROUP = re.compile(r"\(\?:(.*)\)\?", re.DOTALL)
 
 
-def _body_tokens(body: str) -> list[str] | None:
+def _body_tokens(body: str) -> list[_Token] | None:
     """A regex body written by :func:`wildcard_regex` (known to compile) as tokens."""
-    out: list[str] = []
+    out: list[_Token] = []
     i = 0
     while i < len(body):
         c = body[i]
         if c == "\\" and i + 1 < len(body):
-            out.append(body[i + 1])
+            out.append(_Lit(body[i + 1]))
             i += 2
         elif c == "." and i + 1 < len(body) and body[i + 1] in "*?":
             out.append(_STAR if body[i + 1] == "*" else _OPT)
@@ -157,19 +173,13 @@ def _body_tokens(body: str) -> list[str] | None:
     return out
 
 
-class _Lit(str):
-    """A literal character token (a distinct type, so a literal ``*`` is not "any run")."""
-
-    __slots__ = ()
-
-
-def _expansions(atoms: Sequence[str]) -> list[list[str]] | None:
+def _expansions(atoms: Sequence[str]) -> list[list[_Token]] | None:
     """The token sequences an atom sequence stands for (an optional group gives two)."""
-    seqs: list[list[str]] = [[]]
+    seqs: list[list[_Token]] = [[]]
     for atom in atoms:
         optional = None
         if atom == ".*":
-            found: list[str] | None = [_STAR]
+            found: list[_Token] | None = [_STAR]
         elif atom == ".?":
             found = [_OPT]
         elif len(atom) == 1 and atom not in "*?.[{^$|+()":
@@ -203,7 +213,7 @@ class _Automaton:
 
     __slots__ = ("_eps", "_final", "_guard", "_lits", "_opt", "_star", "_start", "steps")
 
-    def __init__(self, sequences: Sequence[Sequence[str]], guard: str = "") -> None:
+    def __init__(self, sequences: Sequence[Sequence[_Token]], guard: str = "") -> None:
         lits: dict[str, int] = {}
         star = opt = final = start = 0
         offset = 0
@@ -263,7 +273,7 @@ class _Automaton:
         return True if state & self._final else None
 
 
-def _backtracking_is_safe(sequences: Sequence[Sequence[str]]) -> bool:
+def _backtracking_is_safe(sequences: Sequence[Sequence[_Token]]) -> bool:
     return all(
         seq.count(_STAR) <= _REGEX_MAX_STARS and seq.count(_OPT) <= _REGEX_MAX_OPTS
         for seq in sequences
@@ -283,7 +293,7 @@ def compile_alternatives(alternatives: Iterable[Sequence[str]], guard: str = "")
     nothing but speed.
     """
     listed = [tuple(atoms) for atoms in alternatives]
-    sequences: list[list[str]] = []
+    sequences: list[list[_Token]] = []
     for atoms in listed:
         expanded = _expansions(atoms)
         if expanded is None:
@@ -330,6 +340,14 @@ def _sequences(root: _Node) -> list[tuple[str, ...]]:
 def _names_matcher(names: tuple[str, ...]) -> Matcher:
     tokens = (wildcard_tokens(name) for name in names)
     return compile_alternatives(t for t in tokens if t is not None)
+
+
+# Each process answers with matchers it compiled itself.  A child forked from a warmed-up
+# parent (a mutation tester forks one per mutant, after a run that filled this cache) would
+# otherwise be handed matchers the parent's code built, and a change to the compiling code
+# would go unseen; a forked server worker pays one compile per set of names.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_names_matcher.cache_clear)
 
 
 def host_matches(patterns: Sequence[str], host: str) -> bool:

@@ -8,8 +8,9 @@ Groups:
 
 * **Header text, origins and CORS patterns**: :func:`any_header_value`, :func:`origins`,
   :func:`well_formed_origins`, :func:`cors_patterns`, :func:`cors_url_lists`,
-  :func:`pattern_instances`, and :func:`cors_cases` (a ``<CrossDomains>`` Url list with an
-  Origin it must accept or refuse, as a :class:`CorsCase`).
+  :func:`pattern_instances`, :func:`near_instances`, :func:`grouped_patterns` (the patterns
+  the linear-time automaton decides), and :func:`cors_cases` (a ``<CrossDomains>`` Url list
+  with an Origin it must accept or refuse, as a :class:`CorsCase`).
 * **Access tokens and Authorization values**: :func:`tokens`, :func:`basic_spellings`,
   :func:`authorization_values` (anything a client may send), :func:`valid_authorization`
   and :func:`authorization_cases` (a header with the answer it must get: :class:`AuthCase`).
@@ -45,8 +46,10 @@ __all__ = [
     "cors_patterns",
     "cors_url_lists",
     "dns_names",
+    "grouped_patterns",
     "host_headers",
     "host_patterns",
+    "near_instances",
     "origins",
     "pattern_instances",
     "pattern_text",
@@ -158,6 +161,53 @@ def pattern_instances(
     """Text ``pattern`` is likely to accept: each ``*`` / ``?`` filled in, parentheses dropped,
     and one of ``schemes`` put in front of a pattern without ``://``."""
     return _instances(pattern, schemes)
+
+
+#: Characters OME backslash-escapes in a pattern (all but ``[`` and ``\\`` may be in an Origin).
+_ESCAPED_CHARS = "./+{}$^|[\\"
+
+
+@st.composite
+def _grouped(draw: st.DrawFn, literals: str) -> str:
+    literal = st.text(alphabet=literals, max_size=4)
+    # Every wildcard holds a `*`, so at least two of them take the automaton path.
+    wild = st.sampled_from(["*", "*", "*?", "??*"])
+    pairs = draw(st.lists(st.tuples(literal, wild), min_size=2, max_size=4))
+    parts = [part for pair in pairs for part in pair]
+    parts.append(draw(literal))
+    start = draw(st.integers(0, len(parts)))
+    end = draw(st.integers(start, len(parts)))
+    parts.insert(end, ")")
+    parts.insert(start, "(")
+    return "".join(parts)
+
+
+def grouped_patterns(literals: str = "abx0-:" + _ESCAPED_CHARS) -> st.SearchStrategy[str]:
+    """Patterns with one balanced group, two or more ``*`` and literal characters drawn from
+    ``literals`` (by default including every character OME escapes).
+
+    Such a pattern is too costly for a backtracking regex engine, so omeapi decides it with
+    its linear-time automaton: these are the patterns that test that path.
+    """
+    return _grouped(literals)
+
+
+@st.composite
+def _near(draw: st.DrawFn, pattern: str, schemes: tuple[str, ...]) -> str:
+    text = draw(pattern_instances(pattern, schemes))
+    if not text or draw(st.booleans()):
+        return text
+    at = draw(st.integers(0, len(text) - 1))
+    instead = draw(st.sampled_from(["", "X", ".", text[at] * 2]))
+    return text[:at] + instead + text[at + 1 :]
+
+
+def near_instances(
+    pattern: str, schemes: tuple[str, ...] = ("http://", "https://", "httpx://", "")
+) -> st.SearchStrategy[str]:
+    """:func:`pattern_instances`, half of them with one character replaced, dropped or
+    doubled: the near misses a pattern must refuse (a ``.`` that became an ``X``)."""
+    return _near(pattern, schemes)
 
 
 def cors_url_lists() -> st.SearchStrategy[list[str]]:
