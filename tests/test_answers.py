@@ -7,6 +7,7 @@ byte for byte the one it would have made afresh, whatever the sequence of reques
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,12 @@ from conftest import Client, app_body, make_api, profile_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omeapi import Api
+from omeapi import Api, open_api
 from omeapi._wire.answers import Answers
 from omeapi._wire.request import ApiRequest, ApiResponse
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "Server.xml"
+AUTH = {"Host": "localhost", "Authorization": "Basic Y2hhbmdlLW1l"}
 
 ALLOWED = "https://console.example.com"  # matches the API's *.example.com
 OTHER = "http://ome.test"  # matches http?://ome.*
@@ -192,3 +196,26 @@ def test_any_sequence_gets_the_answers_made_afresh(steps: list[Any]) -> None:
                 fresh.request(method, path, headers=headers),
             )
         assert same(a, b), (step, a, b)
+
+
+def test_the_nonblocking_path_never_answers_from_a_stale_snapshot(tmp_path: Path) -> None:
+    """A change another process made is never hidden by the event-loop path: when the
+    shared store's generation moved, ``handle_nonblocking`` hands the request to the
+    blocking path (which reads the store) instead of answering from what it kept."""
+    store = str(tmp_path / "omeapi.sqlite3")
+    mine = open_api(EXAMPLE, store=store)
+    other = open_api(EXAMPLE, store=store)
+    try:
+        read = ApiRequest.build("GET", "/v1/vhosts", AUTH)
+        assert mine.handle(read).status == 200
+        kept = mine.handle_nonblocking(read)
+        assert kept is not None and json.loads(kept.body)["response"] == ["studio"]
+        create = ApiRequest.build("POST", "/v1/vhosts", AUTH, b'[{"name": "v2"}]')
+        assert other.handle(create).status == 200
+        assert mine.handle_nonblocking(read) is None  # the store must be read first
+        assert json.loads(mine.handle(read).body)["response"] == ["studio", "v2"]
+        fresh = mine.handle_nonblocking(read)
+        assert fresh is not None and json.loads(fresh.body)["response"] == ["studio", "v2"]
+    finally:
+        mine.close()
+        other.close()
