@@ -236,3 +236,70 @@ def test_engine_flag_refuses_a_network_address() -> None:
     )
     assert done.returncode == 2
     assert "never over the network" in done.stderr
+
+
+# -- an engine in a process of its own (the sidecar) ---------------------------------------------
+
+
+def _serve_engine_at(tmp_path: Path, socket_path: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    proc = start(_config(tmp_path, port), "--workers", "2", "--engine", f"unix:{socket_path}")
+    return proc, port
+
+
+def test_a_published_engine_is_fronted_and_followed_across_its_restarts(tmp_path: Path) -> None:
+    from omeapi import SimulatedEngine
+    from omeapi_remote import publish_engine
+
+    socket_path = str(tmp_path / "run" / "engine.sock")
+    first = SimulatedEngine()
+    publication = publish_engine(first, socket_path)
+    proc, port = _serve_engine_at(tmp_path, socket_path)
+    reader = drain(proc)
+    try:
+        wait_for(port, proc)
+        when_ready(port)
+        # Server.xml's vhost and app were started on the published engine.
+        assert [a for _, a in first.applications()] == ["app"]
+        assert request(port, "POST", "/v1/vhosts", [{"name": "made"}])[0] == 200
+        assert (
+            request(port, "POST", "/v1/vhosts/made/apps", [{"name": "a", "type": "live"}])[0] == 200
+        )
+        assert sorted(a for _, a in first.applications()) == ["a", "app"]
+        pull = {"name": "cam", "urls": ["rtsp://origin.example.com/app/cam"]}
+        assert request(port, "POST", "/v1/vhosts/made/apps/a/streams", pull)[0] == 201
+        assert first.streams("made", "a") == ["cam"]
+
+        # The media server goes away: engine routes answer 503 at once, config reads go on.
+        publication.close()
+        status, body = request(port, "GET", "/v1/vhosts/made/apps/a/streams")
+        assert status == 503, body
+        assert request(port, "GET", "/v1/vhosts/made/apps/a")[0] == 200
+
+        # It comes back with a new, empty engine: everything is started on it again.
+        second = SimulatedEngine()
+        publication = publish_engine(second, socket_path)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            status, body = request(port, "GET", "/v1/vhosts/made/apps/a/streams")
+            if status == 200 and sorted(a for _, a in second.applications()) == ["a", "app"]:
+                break
+            time.sleep(0.1)
+        assert sorted(a for _, a in second.applications()) == ["a", "app"]
+        assert request(port, "POST", "/v1/vhosts/made/apps/a/streams", pull)[0] == 201
+    finally:
+        stop(proc)
+        publication.close()
+    del reader
+
+
+def test_serve_says_so_when_the_published_engine_is_not_there(tmp_path: Path) -> None:
+    proc, _port = _serve_engine_at(tmp_path, str(tmp_path / "nobody.sock"))
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        stop(proc)
+    assert proc.returncode == 1
+    said = err.decode()
+    assert "The media engine is unavailable" in said
+    assert "the engine host did not start" in said
