@@ -84,7 +84,7 @@ from omeapi._errors import (
     StoreError,
     reason_phrase,
 )
-from omeapi._handler import DEFAULT_BODY_LIMIT, Api, Forward, Forwarded
+from omeapi._handler import DEFAULT_BODY_LIMIT, Api, Deferred, Forward, Forwarded
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._stores.base import AuditRetention, Store
 from omeapi._stores.memory import MemoryStore
@@ -111,6 +111,7 @@ __all__ = [
     "ConfigError",
     "CueEvent",
     "CurrentProgram",
+    "Deferred",
     "EngineError",
     "EngineResult",
     "EngineUnavailable",

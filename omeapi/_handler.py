@@ -9,6 +9,7 @@ exception is logged and answered with OME's 500 envelope, and tests look for any
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,7 @@ __all__ = [
     "HEALTH_PATH",
     "READY_PATH",
     "Api",
+    "Deferred",
     "Forward",
     "Forwarded",
     "Observer",
@@ -93,6 +95,36 @@ class _Quiet:
 
 
 _engine_down = _Quiet("the media engine is unavailable: %s")
+
+
+class _WouldForward(WouldBlock):
+    """On the non-blocking path: the answer is the engine host's, and the caller will
+    forward the request itself without blocking (``handle_nonblocking(defer_forward=True)``);
+    carries what the answer needs from the steps already taken."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cors: tuple[tuple[str, str], ...] = ()
+        self.action = ""
+
+
+class Deferred:
+    """:meth:`Api.handle_nonblocking`'s answer for a request that the process owning the
+    engine answers: forward :attr:`request` without blocking (an awaitable link to the
+    engine host), then pass what came back, or the :class:`~omeapi.ApiError` the link
+    raised (:class:`~omeapi.EngineUnavailable`), to :meth:`finish`."""
+
+    __slots__ = ("_finish", "request")
+
+    def __init__(
+        self, request: ApiRequest, finish: Callable[[Forwarded | ApiError], ApiResponse]
+    ) -> None:
+        self.request = request
+        self._finish = finish
+
+    def finish(self, answer: Forwarded | ApiError) -> ApiResponse:
+        """The response to the request, with the answer of the engine's process."""
+        return self._finish(answer)
 
 
 class _Routed:
@@ -245,22 +277,51 @@ class Api:
             return self._answer(request)
         return self._observed(request, self._answer)
 
-    def handle_nonblocking(self, request: ApiRequest) -> ApiResponse | None:
+    def handle_nonblocking(
+        self, request: ApiRequest, *, defer_forward: bool = False
+    ) -> ApiResponse | Deferred | None:
         """Answer ``request`` if that needs no waiting, else None: then call :meth:`handle`
         where blocking is allowed (a worker thread).  For event loops: the Host check,
         CORS, the token, the brake's verdict, kept answers and reads of the registry
         snapshot are answered here; the engine, a store round trip, files, changes and the
         brake's counting are not, and None means that nothing of the request was done or
-        counted.  The same pipeline as :meth:`handle`, step for step.  Never raises."""
+        counted.  The same pipeline as :meth:`handle`, step for step.  Never raises.
+
+        With ``defer_forward`` (the caller can forward without blocking), a request that
+        the engine's process answers (``Api(forward=…)``) comes back as a
+        :class:`Deferred` once every check here has passed."""
+        started = time.perf_counter()
         try:
             if not self._observers:
-                return self._answer(request, False)
+                return self._answer(request, False, defer_forward)
             return self._observed(request, self._answer_on_loop)
+        except _WouldForward as later:
+            return Deferred(
+                request,
+                functools.partial(self._finish_forwarded, request, later, started),
+            )
         except WouldBlock:
             return None
 
+    def _finish_forwarded(
+        self,
+        request: ApiRequest,
+        later: _WouldForward,
+        started: float,
+        answer: Forwarded | ApiError,
+    ) -> ApiResponse:
+        if isinstance(answer, ApiError):
+            reply, extra = self._failure(request, answer)
+        else:
+            reply = Reply(*answer)
+            extra = reply.headers
+        response = self._respond(request, reply, later.cors, extra, later.action)
+        if self._observers:
+            self._notify(request, response, time.perf_counter() - started)
+        return response
+
     def _answer_on_loop(self, request: ApiRequest) -> ApiResponse:
-        return self._answer(request, False)
+        return self._answer(request, False, True)
 
     def body_timed_out(self, request: ApiRequest, seconds: float) -> ApiResponse:
         """The answer when a server gave up reading ``request``'s body after ``seconds``
@@ -289,13 +350,15 @@ class Api:
             return answer(request)
         started = time.perf_counter()
         response = answer(request)
-        seconds = time.perf_counter() - started
-        for observer in observers:
+        self._notify(request, response, time.perf_counter() - started)
+        return response
+
+    def _notify(self, request: ApiRequest, response: ApiResponse, seconds: float) -> None:
+        for observer in self._observers:
             try:
                 observer(request, response, seconds)
             except Exception:  # a log or metric must never cost the answer
                 log.exception("observer %r failed", observer)
-        return response
 
     def precheck(self, request: ApiRequest) -> ApiResponse | None:
         """The answer decided from the headers alone, or None: then read the body.
@@ -322,7 +385,9 @@ class Api:
             return self.handle(request)
         return None
 
-    def _answer(self, request: ApiRequest, may_block: bool = True) -> ApiResponse:
+    def _answer(
+        self, request: ApiRequest, may_block: bool = True, defer_forward: bool = False
+    ) -> ApiResponse:
         probe = self._probes.get(request.path)
         if probe is not None and request.method in _READS:
             if not may_block and request.path == READY_PATH and self._shared:
@@ -350,8 +415,11 @@ class Api:
                 kept = self._answers.get(key, snapshot)
                 if kept is not None:
                     return kept
-            reply = self._dispatch(request, routed, may_block)
+            reply = self._dispatch(request, routed, may_block, defer_forward)
             extra = reply.headers
+        except _WouldForward as later:
+            later.cors, later.action = cors, routed.action
+            raise
         except WouldBlock:
             raise
         except Exception as exc:
@@ -454,7 +522,13 @@ class Api:
             if (len(digits), digits) > (len(limit), limit):
                 raise msg.BODY_TOO_LARGE.error(size=digits, limit=self.body_limit)
 
-    def _dispatch(self, request: ApiRequest, routed: _Routed, may_block: bool = True) -> Reply:
+    def _dispatch(
+        self,
+        request: ApiRequest,
+        routed: _Routed,
+        may_block: bool = True,
+        defer_forward: bool = False,
+    ) -> Reply:
         """The controller's reply to an authenticated request; ``routed`` learns the route."""
         match = self._match(request)
         if match is None:
@@ -463,12 +537,17 @@ class Api:
         if len(request.body) > self.body_limit:
             raise msg.BODY_TOO_LARGE.error(size=len(request.body), limit=self.body_limit)
         route = match.route
+        forward = self._forward
+        forwarded = forward is not None and not route.local
         if not (may_block or route.pure):
+            if forwarded and defer_forward:
+                routed.action = route.action
+                raise _WouldForward
             raise WouldBlock
         routed.action = route.action
         routed.of_snapshot = route.of_snapshot
-        forward = self._forward
-        if forward is not None and not route.local:
+        if forwarded:
+            assert forward is not None
             return Reply(*forward(request))
         body = parse_json_body(request.body) if route.body else None
         if self._shared and not routed.refreshed:

@@ -394,3 +394,42 @@ def test_engine_down_is_503_and_config_reads_go_on(pair: tuple[Api, Api, Api]) -
     )
     assert lonely.handle(ApiRequest.build("GET", "/v1/vhosts", AUTH)).status == 200
     assert lonely.handle(ApiRequest.build("GET", "/v1/vhosts/studio/apps/live", AUTH)).status == 200
+
+
+# -- the ASGI adapter forwards from the event loop -------------------------------------------
+
+
+def test_asgi_forwards_without_a_thread(pair: tuple[Api, Api, Api], tmp_path: Path) -> None:
+    pytest.importorskip("anyio")
+    from asgi_support import call
+
+    from omeapi_asgi import create_app
+    from omeapi_remote import AsyncHostLink
+
+    _host, worker, alone = pair
+    path = str(tmp_path / "run" / "engine.sock")
+    app = create_app(worker, forward_async=AsyncHostLink(path).forward)
+    threaded: list[str] = []
+    handle = worker.handle
+
+    def spy(request: ApiRequest) -> Any:
+        threaded.append(f"{request.method} {request.path}")
+        return handle(request)
+
+    worker.handle = spy  # type: ignore[method-assign]
+    headers = [("host", "localhost"), ("authorization", AUTH["Authorization"])]
+    for method, target, body in _STEPS:
+        answer = call(app, method, target, body=body, headers=headers)
+        reference = alone.handle(ApiRequest.build(method, target, AUTH, body))
+        assert (answer.status, answer.body) == (reference.status, reference.body), target
+    # No change took a thread, and no read did but the first after a change (the worker
+    # reads the shared store once before it answers from its snapshot again).
+    changes = sum(method != "GET" for method, _, _ in _STEPS)
+    assert all(line.startswith("GET ") for line in threaded), threaded
+    assert len(threaded) <= changes
+    threaded.clear()
+
+    gone = create_app(worker, forward_async=AsyncHostLink(str(tmp_path / "gone.sock")).forward)
+    answer = call(gone, "GET", "/v1/vhosts/studio/apps/live/streams", headers=headers)
+    assert answer.status == 503
+    assert threaded == []

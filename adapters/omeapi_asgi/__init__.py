@@ -34,9 +34,28 @@ from urllib.parse import unquote_to_bytes
 import anyio
 import anyio.to_thread
 
-from omeapi import Api, ApiRequest, ApiResponse, ConfigError, MediaEngine, ServerConfig, open_api
+from omeapi import (
+    Api,
+    ApiError,
+    ApiRequest,
+    ApiResponse,
+    ConfigError,
+    Deferred,
+    Forwarded,
+    MediaEngine,
+    ServerConfig,
+    open_api,
+)
 
-__all__ = ["AsgiApp", "Receive", "Scope", "Send", "create_app", "request_from_scope"]
+__all__ = [
+    "AsgiApp",
+    "AsyncForward",
+    "Receive",
+    "Scope",
+    "Send",
+    "create_app",
+    "request_from_scope",
+]
 
 log = logging.getLogger("omeapi.asgi")
 
@@ -48,6 +67,11 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: Worker threads for ``Api.handle`` when neither ``threads`` nor ``<WorkerCount>`` says.
 DEFAULT_THREADS = 4
+
+#: Sends a request to the process that owns the engine without blocking the loop
+#: (``omeapi_remote.AsyncHostLink.forward``); raises :class:`~omeapi.ApiError`
+#: (``EngineUnavailable``) when it cannot.
+AsyncForward = Callable[[ApiRequest], Awaitable[Forwarded]]
 
 
 def _route_path(scope: Scope) -> str:
@@ -164,6 +188,8 @@ class AsgiApp:
     ``on_api`` is called with the ``Api`` once it is built (servers use it to hook
     certificate reloads: ``api.certificates.subscribe``).  ``body_timeout``: seconds a
     request's body may take to arrive, stalled or not; then the answer is a 408.
+    ``forward``: where the ``Api`` forwards to another process that owns the engine
+    (``Api(forward=…)``), the same way there without a thread (see :data:`AsyncForward`).
 
     The lifespan starts the ``Api`` (:meth:`~omeapi.Api.start`: the follower of a shared
     store) and closes it at the end (:meth:`~omeapi.Api.close`); an ``Api`` built here is
@@ -177,6 +203,7 @@ class AsgiApp:
         threads: int | None = None,
         on_api: Callable[[Api], None] | None = None,
         body_timeout: float | None = None,
+        forward: AsyncForward | None = None,
     ) -> None:
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
@@ -186,6 +213,7 @@ class AsgiApp:
         self._threads = threads
         self._on_api = on_api
         self.body_timeout = body_timeout
+        self._forward = forward
         self._lock = threading.Lock()
         # The pool's size is known once the Api is (its <WorkerCount>); it is applied to the
         # limiter on the event loop, which alone may touch it.
@@ -286,13 +314,24 @@ class AsgiApp:
         request = _request(scope, headers, body)
         # On the event loop when nothing of it can block (kept answers, config reads,
         # refusals); else the whole request again, on a worker thread.
-        response = api.handle_nonblocking(request)
-        if response is None:
+        outcome = api.handle_nonblocking(request, defer_forward=self._forward is not None)
+        if outcome is None:
             if self._size != self._applied:
                 self._limiter.total_tokens = self._applied = self._size
             response = await anyio.to_thread.run_sync(api.handle, request, limiter=self._limiter)
+        elif isinstance(outcome, Deferred):
+            response = outcome.finish(await self._forwarded(request))
+        else:
+            response = outcome
         with contextlib.suppress(OSError):  # ASGI 2.4: sending to a gone client raises
             await _send_response(send, response)
+
+    async def _forwarded(self, request: ApiRequest) -> Forwarded | ApiError:
+        assert self._forward is not None
+        try:
+            return await self._forward(request)
+        except ApiError as exc:  # the engine's process cannot be reached: its 503
+            return exc
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -326,6 +365,7 @@ def create_app(
     on_api: Callable[[Api], None] | None = None,
     threads: int | None = None,
     body_timeout: float | None = None,
+    forward_async: AsyncForward | None = None,
     **options: Any,
 ) -> AsgiApp:
     """An ASGI app serving OME's API for ``config`` (a Server.xml path or a parsed config).
@@ -334,9 +374,15 @@ def create_app(
     :func:`~omeapi.open_api` (``allow_no_auth``, ``body_limit``, ``store`` …), which runs
     when the lifespan starts (or on the first request).  An already built ``Api`` may be
     passed instead of a config.  ``on_api``, ``threads`` and ``body_timeout``: see
-    :class:`AsgiApp`.
+    :class:`AsgiApp`; ``forward_async``: its ``forward``.
     """
+    settings: dict[str, Any] = {
+        "threads": threads,
+        "on_api": on_api,
+        "body_timeout": body_timeout,
+        "forward": forward_async,
+    }
     if isinstance(config, Api):
-        return AsgiApp(config, threads=threads, on_api=on_api, body_timeout=body_timeout)
+        return AsgiApp(config, **settings)
     build = functools.partial(open_api, config, engine, environ=environ, **options)
-    return AsgiApp(build, threads=threads, on_api=on_api, body_timeout=body_timeout)
+    return AsgiApp(build, **settings)

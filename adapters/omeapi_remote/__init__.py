@@ -15,6 +15,7 @@ from typing import Any
 
 from omeapi import MediaEngine
 from omeapi_remote.engine import (
+    AsyncHostLink,
     HostLink,
     Publication,
     RemoteEngine,
@@ -24,6 +25,7 @@ from omeapi_remote.engine import (
 )
 
 __all__ = [
+    "AsyncHostLink",
     "HostLink",
     "Publication",
     "RemoteEngine",

@@ -22,11 +22,19 @@ import struct
 import threading
 from collections.abc import Callable
 
-__all__ = ["MAX_FRAME", "ChannelClient", "ChannelClosed", "ChannelServer", "check_private"]
+__all__ = [
+    "LENGTH",
+    "MAX_FRAME",
+    "ChannelClient",
+    "ChannelClosed",
+    "ChannelServer",
+    "check_private",
+]
 
 log = logging.getLogger("omeapi")
 
-_LENGTH = struct.Struct(">I")
+#: A frame's length prefix.
+LENGTH = struct.Struct(">I")
 _CREDENTIALS = struct.Struct("3i")
 
 #: The largest frame either side accepts (a request body is at most the API's body
@@ -52,7 +60,7 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
 
 def send_frame(sock: socket.socket, payload: bytes) -> None:
     """Send one frame (length and payload in one call: one wake-up on the other side)."""
-    sock.sendall(_LENGTH.pack(len(payload)) + payload)
+    sock.sendall(LENGTH.pack(len(payload)) + payload)
 
 
 #: What one read asks for: a whole frame of the usual size in one system call.
@@ -66,17 +74,17 @@ def recv_frame(sock: socket.socket) -> bytes:
     side sends one frame and then waits for the other's (and a greeting is read before the
     first call is sent)."""
     data = sock.recv(_READ)
-    if len(data) < _LENGTH.size:
+    if len(data) < LENGTH.size:
         if not data:
             raise ChannelClosed("the connection was closed")
-        data += _recv_exact(sock, _LENGTH.size - len(data))
-    (size,) = _LENGTH.unpack_from(data)
+        data += _recv_exact(sock, LENGTH.size - len(data))
+    (size,) = LENGTH.unpack_from(data)
     if size > MAX_FRAME:
         raise ChannelClosed(f"a frame of {size} bytes is over the limit")
-    missing = _LENGTH.size + size - len(data)
+    missing = LENGTH.size + size - len(data)
     if missing > 0:
-        return data[_LENGTH.size :] + _recv_exact(sock, missing)
-    return data[_LENGTH.size :]
+        return data[LENGTH.size :] + _recv_exact(sock, missing)
+    return data[LENGTH.size :]
 
 
 def check_private(path: str) -> None:

@@ -16,6 +16,7 @@ scheme]`` and its answer as ``[status, body, content type, headers]``
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import typing
@@ -40,9 +41,16 @@ from omeapi import (
     application_from_json,
     virtual_host_from_json,
 )
-from omeapi_remote.channel import ChannelClient, ChannelClosed, ChannelServer
+from omeapi_remote.channel import (
+    LENGTH,
+    MAX_FRAME,
+    ChannelClient,
+    ChannelClosed,
+    ChannelServer,
+)
 
 __all__ = [
+    "AsyncHostLink",
     "EngineService",
     "HostLink",
     "Publication",
@@ -289,24 +297,94 @@ class HostLink:
     def forward(self, request: ApiRequest) -> Forwarded:
         """The engine host's answer to ``request``; :class:`~omeapi.EngineUnavailable` when
         it cannot be reached (it is not asked twice: it may have acted)."""
-        headers = request.headers
-        frame = _ENCODE(
-            [
-                FORWARD,
-                request.method,
-                request.path,
-                headers if type(headers) is dict else dict(headers.items()),
-                request.body,
-                request.query,
-                request.client,
-                request.scheme,
-            ]
-        )
         try:
-            status, body, content_type, headers = _DECODE(self._client.call(frame))
+            return _forwarded(self._client.call(_forward_frame(request)))
         except ChannelClosed as exc:
             raise EngineUnavailable(str(exc)) from None
-        return status, body, content_type, tuple(map(tuple, headers))
 
     def close(self) -> None:
         self._client.close()
+
+
+def _forward_frame(request: ApiRequest) -> bytes:
+    headers = request.headers
+    return _ENCODE(
+        [
+            FORWARD,
+            request.method,
+            request.path,
+            headers if type(headers) is dict else dict(headers.items()),
+            request.body,
+            request.query,
+            request.client,
+            request.scheme,
+        ]
+    )
+
+
+def _forwarded(frame: bytes) -> Forwarded:
+    status, body, content_type, headers = _DECODE(frame)
+    return status, body, content_type, tuple(map(tuple, headers))
+
+
+class AsyncHostLink:
+    """:meth:`HostLink.forward` for an event loop: the request goes to the engine host
+    and its answer is awaited, with no thread (the ASGI adapter's ``forward=``).  The
+    connections belong to the loop that opened them; every wait is bounded by
+    ``timeout``."""
+
+    def __init__(self, path: str, *, timeout: float = 30.0, connect_timeout: float = 2.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        #: kept connections and the loop they belong to (a server may run another loop
+        #: later, in tests one per request: a connection never crosses loops)
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_unix_connection(self.path), self.connect_timeout
+        )
+        await asyncio.wait_for(_read_frame(reader), self.connect_timeout)  # the greeting
+        return reader, writer
+
+    async def forward(self, request: ApiRequest) -> Forwarded:
+        """The engine host's answer to ``request``; :class:`~omeapi.EngineUnavailable`
+        when it cannot be reached (a request that went out is not sent again)."""
+        frame = _forward_frame(request)
+        data = LENGTH.pack(len(frame)) + frame
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._idle, self._loop = [], loop
+        kept = bool(self._idle)
+        try:
+            reader, writer = self._idle.pop() if kept else await self._connect()
+            try:
+                writer.write(data)
+                await writer.drain()
+            except OSError:
+                writer.close()
+                if not kept:
+                    raise
+                reader, writer = await self._connect()  # the kept one had died
+                writer.write(data)
+                await writer.drain()
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+            raise EngineUnavailable(f"{self.path}: {exc or type(exc).__name__}") from None
+        try:
+            answer = await asyncio.wait_for(_read_frame(reader), self.timeout)
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+            writer.close()
+            raise EngineUnavailable(
+                f"{self.path}: no answer ({exc or type(exc).__name__})"
+            ) from None
+        self._idle.append((reader, writer))
+        return _forwarded(answer)
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> bytes:
+    (size,) = LENGTH.unpack(await reader.readexactly(LENGTH.size))
+    if size > MAX_FRAME:
+        raise asyncio.IncompleteReadError(b"", size)
+    return await reader.readexactly(size)

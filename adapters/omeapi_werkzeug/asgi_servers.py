@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from omeapi_remote import worker_options
+from omeapi_remote import AsyncHostLink, worker_options
 from omeapi_werkzeug.limits import HEADER_TIMEOUT
 from omeapi_werkzeug.logs import log_requests
 
@@ -32,12 +32,15 @@ def asgi_app() -> Any:
 
     spec = json.loads(os.environ[_ENV_SPEC])
     log_requests(spec)
-    engine, options = worker_options(spec.get("engine_host"))
+    host = spec.get("engine_host")
+    engine, options = worker_options(host)
     return create_app(
         spec["file"],
         engine,
         store=spec.get("store"),
         body_timeout=spec["body_timeout"],
+        # Requests for the engine host go there from the event loop, without a thread.
+        forward_async=AsyncHostLink(host).forward if host else None,
         **options,
         **spec.get("options", {}),
     )
