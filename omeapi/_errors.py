@@ -226,6 +226,9 @@ class EngineResult(enum.Enum):
     NOT_EXISTS = "not_exists"
     #: the engine has no such module at all (OME 0.21: no transcoder for STT): 503
     UNAVAILABLE = "unavailable"
+    #: the request is one the engine refuses as invalid, ``detail`` says why (OME 0.21's
+    #: INVALID_REQUEST: a 400 where the wire separates it, else answered as FAILED)
+    INVALID = "invalid"
 
 
 class EngineError(OmeapiError):

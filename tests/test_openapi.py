@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from test_runtime_support import APP, BARE, Runtime, runtime_xml
 
-from omeapi._routes import ROUTES, Router
+from omeapi import open_api
+from omeapi._config.ome_wire import OME_VERSIONS, wire_for
+from omeapi._routes import Route, Router, routes_for
 
 yaml = pytest.importorskip("yaml")
 jsonschema = pytest.importorskip("jsonschema")
@@ -26,16 +28,37 @@ trustme = pytest.importorskip("trustme")
 
 from referencing.jsonschema import DRAFT202012  # noqa: E402
 
-DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+#: The document of each wire (0.21's is generated from 0.20's by tools/gen_openapi_0_21.py).
+DOC_PATHS = {"0.20": DOCS / "openapi.yaml", "0.21": DOCS / "openapi-0.21.yaml"}
 DOC_URI = "urn:omeapi:openapi"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 
+@pytest.fixture(scope="module", params=OME_VERSIONS)
+def version(request: pytest.FixtureRequest) -> str:
+    """The OME version whose wire (and document) a test checks."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def doc() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(DOC_PATH.read_text(encoding="utf-8"))
+def doc(version: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(DOC_PATHS[version].read_text(encoding="utf-8"))
     return loaded
+
+
+def routes(version: str) -> tuple[Route, ...]:
+    return routes_for(wire_for(version).stream_actions)
+
+
+def test_the_0_21_document_is_generated_from_the_0_20_one() -> None:
+    import subprocess
+    import sys
+
+    tool = DOCS.parent / "tools" / "gen_openapi_0_21.py"
+    done = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True)
+    assert done.returncode == 0, done.stderr
 
 
 def template(pattern: str) -> str:
@@ -122,11 +145,11 @@ def test_every_schema_is_valid_json_schema(doc: dict[str, Any]) -> None:
         jsonschema.Draft202012Validator.check_schema(schema)
 
 
-def test_routes_and_document_list_the_same_operations(doc: dict[str, Any]) -> None:
-    routes = {(m, template(r.pattern)) for r in ROUTES for m in r.methods}
-    paths = {path for _, path in routes}
+def test_routes_and_document_list_the_same_operations(doc: dict[str, Any], version: str) -> None:
+    routed = {(m, template(r.pattern)) for r in routes(version) for m in r.methods}
+    paths = {path for _, path in routed}
     # OPTIONS is answered on every path (the preflight); HEAD is implied by GET.
-    expected = routes | {("OPTIONS", path) for path in paths}
+    expected = routed | {("OPTIONS", path) for path in paths}
     documented = {
         (method.upper(), path)
         for path, item in doc["paths"].items()
@@ -137,10 +160,10 @@ def test_routes_and_document_list_the_same_operations(doc: dict[str, Any]) -> No
     assert expected - documented == set(), "routed but not documented"
 
 
-def test_operations_are_documented(doc: dict[str, Any]) -> None:
+def test_operations_are_documented(doc: dict[str, Any], version: str) -> None:
     """Every operation has a summary, tags, a 2xx or a 4xx answer, and 401 unless open; every
     path parameter is declared; bodies are documented where the route reads one."""
-    bodies = {(m, template(r.pattern)): r.body for r in ROUTES for m in r.methods}
+    bodies = {(m, template(r.pattern)): r.body for r in routes(version) for m in r.methods}
     ids: set[str] = set()
     for path, item in doc["paths"].items():
         declared = {p.get("$ref", "").rsplit("/", 1)[-1] for p in item.get("parameters", [])}
@@ -444,9 +467,50 @@ WALK: list[Step | tuple[str, float]] = [
 ]
 
 
+#: What the walk's steps answer differently on the 0.21 wire: only id3v2 events.
+_WALK_0_21 = {
+    (f"{S}:sendEvent", "scte35"): 400,
+    (f"{S}:sendEvents", "cue"): 400,
+}
+#: Steps only the 0.21 wire has (after the events); its runtime has an STT rendition.
+_STEPS_0_21: list[Any] = [
+    (
+        "POST",
+        f"{S}:sendEvents",
+        [{"eventFormat": "id3v2", "events": [{"frameType": "TIT2", "data": "t"}]}],
+        200,
+    ),
+    ("POST", f"{S}:disableStt", None, 200),
+    ("POST", f"{S}:enableStt", {}, 200),
+    ("POST", f"{S}:sttStatus", None, 200),
+    ("POST", f"{APP}/streams/nope:sttStatus", None, 404),
+]
+STT_PROFILE = """<MediaOptions><STT><Rendition><Engine>whisper</Engine><Model>base.bin</Model>
+<OutputSubtitleLabel>auto</OutputSubtitleLabel></Rendition></STT></MediaOptions>"""
+
+
+def walk(version: str) -> list[Any]:
+    """The walk's steps as the wire of ``version`` answers them."""
+    if version == "0.20":
+        return list(WALK)
+    out: list[Any] = []
+    for step in WALK:
+        if step[0] != "advance":
+            method, path, body, status = step
+            first = body[0] if isinstance(body, list) and body else body
+            event = first.get("eventFormat") if isinstance(first, dict) else None
+            status = _WALK_0_21.get((path, event), status)
+            step = (method, path, body, status)
+        out.append(step)
+        if step[:2] == ("POST", f"{S}:concludeHlsLive"):
+            out[-1:-1] = _STEPS_0_21
+    return out
+
+
 @pytest.fixture
-def runtime(tmp_path: Path) -> Runtime:
-    """The runtime tests' API (every feature on) with the API's TLS enabled."""
+def runtime(tmp_path: Path, version: str) -> Runtime:
+    """The runtime tests' API (every feature on) with the API's TLS enabled, speaking
+    ``version`` (0.21's with an STT rendition)."""
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost")
     leaf.cert_chain_pems[0].write_to_path(str(tmp_path / "api.pem"))
@@ -455,13 +519,18 @@ def runtime(tmp_path: Path) -> Runtime:
         f"<TLS><CertPath>{tmp_path / 'api.pem'}</CertPath>"
         f"<KeyPath>{tmp_path / 'api.key'}</KeyPath></TLS>"
     )
-    return Runtime(tmp_path, runtime_xml(managers_tls=managers_tls))
+    stt = STT_PROFILE if version == "0.21" else ""
+    rt = Runtime(tmp_path, runtime_xml(managers_tls=managers_tls, extra_profiles=stt))
+    rt.api = open_api(rt.api.config, rt.engine, brake=False, ome_version=version)
+    return rt
 
 
-def test_real_answers_fit_the_document(runtime: Runtime, validator: Validator) -> None:
-    router = Router()
+def test_real_answers_fit_the_document(
+    runtime: Runtime, validator: Validator, version: str
+) -> None:
+    router = Router(routes(version))
     covered: set[tuple[str, str, int]] = set()
-    for step in WALK:
+    for step in walk(version):
         if step[0] == "advance":
             runtime.clock.advance(float(step[1]))
             continue
@@ -483,17 +552,17 @@ def test_real_answers_fit_the_document(runtime: Runtime, validator: Validator) -
         covered.add((method, template(match.route.pattern), response.status))
     # Every routed operation answered at least once with a success.
     successes = {(m, p) for m, p, status in covered if status < 300}
-    routes = {(m, template(r.pattern)) for r in ROUTES for m in r.methods}
+    routed = {(m, template(r.pattern)) for r in routes(version) for m in r.methods}
     half_routes = {("GET", "/v1/vhosts:"), ("POST", "/v1/vhosts:reloadCertificate")}
-    assert routes - half_routes - successes == set()
+    assert routed - half_routes - successes == set()
 
 
 def test_unauthorized_and_preflight_fit_the_document(
-    runtime: Runtime, validator: Validator
+    runtime: Runtime, validator: Validator, version: str
 ) -> None:
     from omeapi._wire.request import ApiRequest
 
-    for route in ROUTES:
+    for route in routes(version):
         path = template(route.pattern).format(vhost="default", app="app", stream="s", profile="p")
         for method in route.methods:
             response = runtime.api.handle(ApiRequest.build(method, path, {"Host": "x"}, b""))

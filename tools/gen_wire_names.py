@@ -82,18 +82,29 @@ def removed_rows(git_dir: str) -> list[str]:
     return [p for p, *_ in ROWS_020 if p.startswith(FILE_PROVIDER + ".")]
 
 
+def flag_rows(git_dir: str) -> list[str]:
+    """Items that 0.21 declares as a bare ``bool`` member (the FILE provider)."""
+    providers = "src/config/items/virtual_hosts/applications/providers/providers.h"
+    try:
+        text = _git(git_dir, "show", f"{NEW}:{providers}")
+    except subprocess.CalledProcessError:
+        return []
+    return [FILE_PROVIDER] if re.search(r"\bbool\s+_file_provider\b", text) else []
+
+
 HEADER = '''"""Config JSON names that differ between OME versions (by tools/gen_wire_names.py).
 
 ``RENAMED``: (schema path, JSON name in 0.20, JSON name in 0.21), read from the config items'
 ``Register`` calls at OME's ``v0.20.0`` and ``v0.21.0`` tags.  ``REMOVED_IN_0_21``: schema
-paths 0.21 no longer has (the FILE provider became a bare flag).
+paths 0.21 no longer has (the FILE provider became a bare flag).  ``FLAGS_IN_0_21``: items
+that 0.21 reads as a bool (any JSON value, written back as given).
 """
 
 RENAMED: tuple[tuple[str, str, str], ...] = (
 '''
 
 
-def write(renamed: list[tuple[str, str, str]], removed: list[str]) -> Path:
+def write(renamed: list[tuple[str, str, str]], removed: list[str], flags: list[str]) -> Path:
     out = ROOT / "omeapi" / "_config" / "_wire_names.py"
     lines = [HEADER.rstrip("\n")]
     lines += [f"    {r!r}," for r in renamed]
@@ -101,6 +112,10 @@ def write(renamed: list[tuple[str, str, str]], removed: list[str]) -> Path:
     lines.append("")
     lines.append("REMOVED_IN_0_21: tuple[str, ...] = (")
     lines += [f"    {p!r}," for p in removed]
+    lines.append(")")
+    lines.append("")
+    lines.append("FLAGS_IN_0_21: tuple[str, ...] = (")
+    lines += [f"    {p!r}," for p in flags]
     lines.append(")")
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(out)], check=True)
@@ -111,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ome", metavar="GIT_DIR", required=True, help="OME's git directory")
     args = parser.parse_args(argv)
-    renamed, removed = renamed_rows(args.ome), removed_rows(args.ome)
-    out = write(renamed, removed)
-    print(f"{len(renamed)} renamed, {len(removed)} removed: {out}")
+    renamed, removed, flags = renamed_rows(args.ome), removed_rows(args.ome), flag_rows(args.ome)
+    out = write(renamed, removed, flags)
+    print(f"{len(renamed)} renamed, {len(removed)} removed, {len(flags)} flags: {out}")
     return 0
 
 

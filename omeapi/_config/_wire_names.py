@@ -2,7 +2,8 @@
 
 ``RENAMED``: (schema path, JSON name in 0.20, JSON name in 0.21), read from the config items'
 ``Register`` calls at OME's ``v0.20.0`` and ``v0.21.0`` tags.  ``REMOVED_IN_0_21``: schema
-paths 0.21 no longer has (the FILE provider became a bare flag).
+paths 0.21 no longer has (the FILE provider became a bare flag).  ``FLAGS_IN_0_21``: items
+that 0.21 reads as a bool (any JSON value, written back as given).
 """
 
 RENAMED: tuple[tuple[str, str, str], ...] = (
@@ -62,4 +63,8 @@ REMOVED_IN_0_21: tuple[str, ...] = (
     "Server.VirtualHosts.VirtualHost.Applications.Application.Providers.FILE.StreamMap.Stream.Name",
     "Server.VirtualHosts.VirtualHost.Applications.Application.Providers.FILE.StreamMap.Stream.Path",
     "Server.VirtualHosts.VirtualHost.Applications.Application.Providers.FILE.PassthroughOutputProfile",
+)
+
+FLAGS_IN_0_21: tuple[str, ...] = (
+    "Server.VirtualHosts.VirtualHost.Applications.Application.Providers.FILE",
 )

@@ -56,12 +56,14 @@ ANSWER_FIELDS: dict[str, str] = {
     "audio.characteristics": "0.21",
     "audio.configChangeCount": "0.21",
     "audio.lastConfigChanged": "0.21",
-    "track.subtitle": "0.21",
-    "track.data": "0.21",
-    "timebase.always": "0.21",  # written whenever valid (0.20: where 0.20.0 wrote it)
+    "track.subtitle": "0.21",  # subtitle{codec, …, stt{…}} of a Subtitle track
+    "track.data": "0.21",  # data{codec} of a Data track
+    # timebase{num, den} whenever valid (num > 0 and den > 0), subtitle tracks included;
+    # without it, where den > 0 (the contract's rule: OME 0.20.0's own test is inverted)
+    "timebase.always": "0.21",
     "stream.relayOutputs": "0.21",  # 0.20.5: a relay stream lists itself as its output
-    "queue.dwellUs": "0.21",
-    "queue.noUrn": "0.21",
+    "queue.dwellUs": "0.21",  # dwell{Min,Avg,P50,P90,P99,Max}Us and dwellLatest…Us
+    "queue.noUrn": "0.21",  # a queue without a urn: "No Urn" (else "")
 }
 
 
@@ -78,6 +80,9 @@ class OmeWire:
     pull_retry_default: int = 1
     #: ``POST …/streams`` reads ``properties.relay``
     pull_relay: bool = False
+    #: ``POST …/streams`` checks the URL list first (each has a ``://``, all one scheme),
+    #: and a pull the engine refuses as invalid is a 400 with its reason (else a 502)
+    pull_invalid_is_400: bool = False
     #: the ``eventFormat`` values ``:sendEvent`` accepts
     event_formats: tuple[str, ...] = ("id3v2", "cue", "scte35")
 
@@ -130,6 +135,7 @@ _WIRES = {
         stream_actions=("enableStt", "disableStt", "sttStatus"),
         pull_retry_default=0,
         pull_relay=True,
+        pull_invalid_is_400=True,
         event_formats=("id3v2",),
     ),
 }

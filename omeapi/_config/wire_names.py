@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from omeapi._config._wire_names import REMOVED_IN_0_21, RENAMED
+from omeapi._config._wire_names import FLAGS_IN_0_21, REMOVED_IN_0_21, RENAMED
 from omeapi._config.schema import Spec
 from omeapi._errors import ConfigError
 
@@ -20,21 +20,29 @@ __all__ = ["NAMES_0_20", "NAMES_0_21", "ConfigNames"]
 
 
 class ConfigNames:
-    """One version's JSON names: ``renamed`` (path → name) and ``removed`` paths."""
+    """One version's JSON names: ``renamed`` (path → name), ``removed`` paths, and
+    ``flags``: items this version reads as a bool (OME 0.21's FILE provider).
 
-    def __init__(self, renamed: dict[str, str], removed: Iterable[str] = ()) -> None:
+    A flag is written ``true`` where the tree has the item; read, ``true`` (or the string
+    ``"true"``, any case) is the item with nothing in it, ``false`` leaves it out, and an
+    object is read as the item (whose children may be removed)."""
+
+    def __init__(
+        self, renamed: dict[str, str], removed: Iterable[str] = (), flags: Iterable[str] = ()
+    ) -> None:
         self.renamed = renamed
         self.removed = frozenset(removed)
+        self.flags = frozenset(flags)
         #: paths of specs with a renamed or removed spec below them (the walk skips others)
         self._touched: set[str] = set()
-        for path in (*renamed, *self.removed):
+        for path in (*renamed, *self.removed, *self.flags):
             parts = path.split(".")
             for i in range(1, len(parts)):
                 self._touched.add(".".join(parts[:i]))
 
     @property
     def identity(self) -> bool:
-        return not self.renamed and not self.removed
+        return not self.renamed and not self.removed and not self.flags
 
     def wire_name(self, spec: Spec) -> str:
         return self.renamed.get(spec.path, spec.json_name)
@@ -66,6 +74,9 @@ class ConfigNames:
             if child.path in self.removed:
                 continue
             name = self.renamed.get(child.path) or key
+            if child.path in self.flags:
+                out[name] = True
+                continue
             out[name] = self.out(child, child_value) if child.is_item else child_value
         return out
 
@@ -101,6 +112,12 @@ class ConfigNames:
                     unknown.append(key)  # a name of another version
                 out[key] = child_value
                 continue
+            if found.path in self.flags and not isinstance(child_value, dict):
+                flag = _flag(child_value)
+                if flag is False:
+                    continue
+                if flag is True:
+                    child_value = {}
             out[found.json_name] = (
                 self.into(found, child_value, f"{path}.{key}") if found.is_item else child_value
             )
@@ -109,5 +126,15 @@ class ConfigNames:
         return out
 
 
+def _flag(value: Any) -> bool | None:
+    """A flag's JSON value as OME reads a bool: ``true``/``false``, or those words in a
+    string (any case); None for anything else (left to the tree, which refuses it)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
 NAMES_0_20 = ConfigNames({})
-NAMES_0_21 = ConfigNames({path: new for path, _old, new in RENAMED}, REMOVED_IN_0_21)
+NAMES_0_21 = ConfigNames({path: new for path, _old, new in RENAMED}, REMOVED_IN_0_21, FLAGS_IN_0_21)

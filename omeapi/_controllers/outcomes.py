@@ -33,6 +33,7 @@ DEFAULT: Outcomes = {
     EngineResult.NOT_EXISTS: Message(404, "{detail}"),
     EngineResult.EXISTS: Message(409, "{detail}"),
     EngineResult.FAILED: Message(500, "{detail}"),
+    EngineResult.INVALID: Message(400, "{detail}"),
 }
 
 

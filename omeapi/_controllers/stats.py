@@ -65,7 +65,8 @@ def stats_internals(call: Call) -> Reply:
 
 
 def stats_queues(call: Call) -> Reply:
-    return ok([q.to_json() for q in call.services.engine.queue_metrics()])
+    fields = call.services.wire.fields
+    return ok([q.to_json(fields) for q in call.services.engine.queue_metrics()])
 
 
 # -- certificates ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from omeapi import _messages as msg
@@ -14,7 +15,14 @@ from omeapi._errors import EngineResult
 from omeapi._wire.envelope import Reply, ok, plain
 from omeapi._wire.fields import json_bool, json_int
 
-__all__ = ["create_stream", "delete_stream", "get_stream", "list_streams", "pull_properties"]
+__all__ = [
+    "check_pull_urls",
+    "create_stream",
+    "delete_stream",
+    "get_stream",
+    "list_streams",
+    "pull_properties",
+]
 
 _PULL: Outcomes = {
     EngineResult.EXISTS: msg.PULL_EXISTS,
@@ -22,6 +30,8 @@ _PULL: Outcomes = {
     EngineResult.NOT_EXISTS: msg.APP_NOT_FOUND,
     EngineResult.FAILED: msg.PULL_FAILED,
 }
+#: Where the wire separates invalid pull requests (OME 0.21): the engine's reason, a 400.
+_PULL_INVALID_IS_400: Outcomes = {**_PULL, EngineResult.INVALID: msg.PULL_INVALID}
 _TERMINATE: Outcomes = {
     EngineResult.NOT_EXISTS: msg.TERMINATE_GONE,
     EngineResult.FAILED: msg.TERMINATE_FAILED,
@@ -53,8 +63,29 @@ def pull_properties(raw: Any, wire: OmeWire | None = None) -> PullProperties:
     )
 
 
+#: What OME's URL parser needs of a pull URL (an unanchored search): a ``://``, the
+#: scheme being what comes before it (greedy, within one line).
+_URL_SCHEME = re.compile(r"(.*)://")
+
+
+def check_pull_urls(urls: list[str]) -> None:
+    """OME 0.21's check of a pull request's URL list, URL by URL: each must parse (have a
+    ``://``) and have the first one's scheme (ASCII case-insensitive); a 400 otherwise."""
+    first: str | None = None
+    for url in urls:
+        found = _URL_SCHEME.search(url)
+        if found is None:
+            raise msg.PULL_INVALID_URL.error(url=url)
+        scheme = "".join(c.lower() if c.isascii() else c for c in found.group(1))
+        if first is None:
+            first = scheme
+        elif scheme != first:
+            raise msg.PULL_MIXED_SCHEMES.error()
+
+
 def create_stream(call: Call) -> Reply:
-    """Create a stream by pulling a URL: 201, 409 for a taken name, 502 if the pull fails."""
+    """Create a stream by pulling a URL: 201, 409 for a taken name, 502 if the pull fails
+    (where the wire says so, a 400 for an invalid URL list)."""
     vhost, app = call.app()
     body = require_object(call.body)
     name, urls = body.get("name"), body.get("urls")
@@ -70,10 +101,14 @@ def create_stream(call: Call) -> Reply:
     if name in engine.list_streams(vhost.name, app.name):
         raise msg.PULL_EXISTS.error()
     wire = call.services.wire
+    outcomes = _PULL
+    if wire.pull_invalid_is_400:
+        check_pull_urls(urls)
+        outcomes = _PULL_INVALID_IS_400
     request = PullRequest(name, tuple(urls), pull_properties(body.get("properties"), wire))
     # OME names the API request's own URL here, not the source.
     url = call.request.url
-    with answering(_PULL, url=url, vhost=vhost.name, app=app.name):
+    with answering(outcomes, url=url, vhost=vhost.name, app=app.name):
         engine.create_pull_stream(vhost.name, app.name, request)
     if name not in engine.list_streams(vhost.name, app.name):
         raise msg.PULL_FAILED.error(url=url)

@@ -61,7 +61,8 @@ class RuntimeEngine(Protocol):
 
     def create_pull_stream(self, vhost: str, app: str, request: PullRequest) -> None:
         """Create an input stream by pulling ``request.urls``; when it returns, the stream
-        exists.  ``EXISTS`` if the name is taken, ``FAILED`` if the pull failed."""
+        exists.  ``EXISTS`` if the name is taken, ``FAILED`` if the pull failed, ``INVALID``
+        (with the reason as ``detail``) for a request it refuses as invalid."""
 
     def delete_stream(self, vhost: str, app: str, stream: str) -> None:
         """Terminate an input stream and its outputs (its sessions are dropped).

@@ -25,6 +25,7 @@ __all__ = [
     "CONNECTION_KINDS",
     "AudioInfo",
     "CueEvent",
+    "DwellStats",
     "HlsDump",
     "HlsDumpRequest",
     "Id3Event",
@@ -46,7 +47,9 @@ __all__ = [
     "StreamSelector",
     "SttRendition",
     "SttStatus",
+    "SttTrackInfo",
     "SubtitleCue",
+    "SubtitleInfo",
     "Track",
     "VideoInfo",
     "f32",
@@ -100,6 +103,15 @@ def _set(out: Json, key: str, value: str) -> None:
 
 
 # -- streams ---------------------------------------------------------------------------
+
+
+def _timebase(out: Json, timebase: tuple[int, int], fields: frozenset[str]) -> None:
+    """``timebase: {num, den}`` where the wire writes it: on 0.20's wire when den > 0 (the
+    contract's rule); where ``timebase.always`` is an answer field (OME 0.21), whenever it
+    is valid (num > 0 and den > 0)."""
+    num, den = timebase
+    if den > 0 and (num > 0 or "timebase.always" not in fields):
+        out["timebase"] = {"num": num, "den": den}
 
 
 def _newer(out: Json, shape: str, info: VideoInfo | AudioInfo, fields: frozenset[str]) -> None:
@@ -182,8 +194,7 @@ class VideoInfo:
             "keyFrameIntervalLatest": f32(self.key_frame_interval_latest),
             "deltaFramesSinceLastKeyFrame": self.delta_frames_since_last_key_frame,
         }
-        if self.timebase[1] > 0:
-            out["timebase"] = {"num": self.timebase[0], "den": self.timebase[1]}
+        _timebase(out, self.timebase, fields)
         if "video.maxFramerate" in fields:
             out["maxFramerate"] = f32(self.max_framerate)
         _newer(out, "video", self, fields)
@@ -223,9 +234,60 @@ class AudioInfo:
             "bitrateAvg": self.bitrate_avg,
             "bitrateLatest": self.bitrate_latest,
         }
-        if self.timebase[1] > 0:
-            out["timebase"] = {"num": self.timebase[0], "den": self.timebase[1]}
+        _timebase(out, self.timebase, fields)
         _newer(out, "audio", self, fields)
+        return out
+
+
+@attrs.frozen
+class SttTrackInfo:
+    """What a speech-to-text subtitle track (codec ``WHISPER``) was made with: OME 0.21
+    writes it as the track's ``subtitle.stt``."""
+
+    engine: str = ""
+    model: str = ""
+    source_language: str = ""
+    translation: bool = False
+    output_label: str = ""
+
+    def to_json(self) -> Json:
+        out: Json = {}
+        _set(out, "engine", self.engine)
+        _set(out, "model", self.model)
+        _set(out, "sourceLanguage", self.source_language)
+        out["translation"] = self.translation
+        _set(out, "outputLabel", self.output_label)
+        return out
+
+
+@attrs.frozen
+class SubtitleInfo:
+    """A subtitle track's parameters (OME 0.21 writes them as ``subtitle: {…}``).
+
+    ``codec`` is ``WebVTT`` or ``WHISPER`` (speech to text, then ``stt`` says how);
+    ``codec_status`` is ``Ready``, ``Failed`` or empty (unknown: not written)."""
+
+    codec: str = "WebVTT"
+    codec_status: str = ""
+    language: str = ""
+    characteristics: str = ""
+    auto_select: bool = False
+    default: bool = False
+    forced: bool = False
+    timebase: tuple[int, int] = (0, 0)
+    stt: SttTrackInfo | None = None
+
+    def to_json(self, fields: frozenset[str] = frozenset()) -> Json:
+        out: Json = {"codec": self.codec}
+        _set(out, "codecStatus", self.codec_status)
+        _set(out, "language", self.language)
+        _set(out, "characteristics", self.characteristics)
+        out["autoSelect"] = self.auto_select
+        out["default"] = self.default
+        out["forced"] = self.forced
+        _timebase(out, self.timebase, fields)
+        if self.stt is not None:
+            out["stt"] = self.stt.to_json()
         return out
 
 
@@ -241,6 +303,9 @@ class Track:
     audio: AudioInfo | None = None
     #: a data track's codec (OME 0.21 writes ``data: {codec}``)
     data_codec: str = ""
+    #: a subtitle track's parameters (OME 0.21 writes ``subtitle: {…}``; a ``Subtitle``
+    #: track without them is written as a plain WebVTT track)
+    subtitle: SubtitleInfo | None = None
 
     def to_json(self, fields: frozenset[str] = frozenset()) -> Json:
         out: Json = {"id": self.id, "type": self.type}
@@ -251,6 +316,8 @@ class Track:
             out["audio"] = self.audio.to_json(fields)
         if self.type == "Data" and "track.data" in fields:
             out["data"] = {"codec": self.data_codec}
+        if self.type == "Subtitle" and "track.subtitle" in fields:
+            out["subtitle"] = (self.subtitle or SubtitleInfo()).to_json(fields)
         return out
 
 
@@ -325,19 +392,30 @@ class StreamInfo:
     tracks: tuple[Track, ...] = ()
     outputs: tuple[OutputStream, ...] = ()
     source_url: str = ""
+    #: a relay stream (pulled with ``properties.relay``, or made by an origin map): it is
+    #: published as it comes, without output profiles
+    relay: bool = False
+    #: a relay stream's own playlists (written in the output it is on OME 0.21's wire)
+    playlists: tuple[Playlist, ...] = ()
 
     def to_json(self, fields: frozenset[str] = frozenset()) -> Json:
-        """OME's stream detail; ``fields``: the wire's answer fields beyond 0.20's."""
+        """OME's stream detail; ``fields``: the wire's answer fields beyond 0.20's.
+
+        Where ``stream.relayOutputs`` is one (OME 0.20.5 on), a relay stream without
+        outputs lists itself as its one output."""
         source: Json = {
             "sourceType": self.source_type,
             "createdTime": format_time(self.created),
             "tracks": [t.to_json(fields) for t in self.tracks],
         }
         _set(source, "sourceUrl", self.source_url)
+        outputs = self.outputs
+        if self.relay and not outputs and "stream.relayOutputs" in fields:
+            outputs = (OutputStream(self.name, self.tracks, self.playlists),)
         return {
             "name": self.name,
             "input": source,
-            "outputs": [o.to_json(fields) for o in self.outputs],
+            "outputs": [o.to_json(fields) for o in outputs],
         }
 
 
@@ -420,8 +498,40 @@ class Metrics:
 
 
 @attrs.frozen
+class DwellStats:
+    """How long items waited in a queue, in microseconds: the least, the mean, three
+    percentiles and the most."""
+
+    min: int = 0
+    avg: int = 0
+    p50: int = 0
+    p90: int = 0
+    p99: int = 0
+    max: int = 0
+
+    def write(self, out: Json, prefix: str) -> None:
+        for key, value in (
+            ("Min", self.min),
+            ("Avg", self.avg),
+            ("P50", self.p50),
+            ("P90", self.p90),
+            ("P99", self.p99),
+            ("Max", self.max),
+        ):
+            out[f"{prefix}{key}Us"] = value
+
+
+#: What OME 0.21 writes for a queue that has no urn yet.
+NO_URN = "No Urn"
+
+
+@attrs.frozen
 class QueueMetrics:
-    """One internal queue (``/v1/stats/current/internals/queues``)."""
+    """One internal queue (``/v1/stats/current/internals/queues``).
+
+    ``dwell`` covers the queue's life, ``dwell_latest`` the last completed stats interval
+    (OME 0.21 writes both, ``dwell…Us`` and ``dwellLatest…Us``).  An empty ``urn`` is a
+    queue whose urn is not set yet: OME 0.21 writes ``No Urn``."""
 
     id: int
     urn: str
@@ -433,11 +543,13 @@ class QueueMetrics:
     input_per_second: int = 0
     output_per_second: int = 0
     avg_waiting_time: int = 0
+    dwell: DwellStats = DwellStats()
+    dwell_latest: DwellStats = DwellStats()
 
-    def to_json(self) -> Json:
-        return {
+    def to_json(self, fields: frozenset[str] = frozenset()) -> Json:
+        out: Json = {
             "id": self.id,
-            "urn": self.urn,
+            "urn": self.urn or (NO_URN if "queue.noUrn" in fields else ""),
             "type": self.type,
             "size": self.size,
             "threshold": self.threshold,
@@ -447,6 +559,10 @@ class QueueMetrics:
             "outputPerSecond": self.output_per_second,
             "avgWaitingTime": self.avg_waiting_time,
         }
+        if "queue.dwellUs" in fields:
+            self.dwell.write(out, "dwell")
+            self.dwell_latest.write(out, "dwellLatest")
+        return out
 
 
 # -- push and record ----------------------------------------------------------------------

@@ -20,6 +20,8 @@ from omeapi._engine.values import (
     OutputStream,
     Playlist,
     Rendition,
+    SttTrackInfo,
+    SubtitleInfo,
     Track,
     VideoInfo,
 )
@@ -208,6 +210,48 @@ def _playlist(item: Item) -> Playlist:
     )
 
 
+def stt_rendition_items(app: ApplicationConfig) -> tuple[Item, ...]:
+    """The ``<OutputProfiles><MediaOptions><STT><Rendition>`` elements of an app (none when
+    STT is absent or not enabled)."""
+    profiles = app.node.item("OutputProfiles")
+    options = profiles.item("MediaOptions") if profiles is not None else None
+    stt = options.item("STT") if options is not None else None
+    if stt is None or stt.value("Enable", True) is False:
+        return ()
+    return stt.items("Rendition")
+
+
+def _stt_track(rendition: Item, track_id: int) -> Track:
+    """The subtitle track a speech-to-text rendition adds to every output stream."""
+    label = str(rendition.value("OutputSubtitleLabel", "") or f"stt_{track_id}")
+    language = str(rendition.value("SourceLanguage", "") or "")
+    stt = SttTrackInfo(
+        engine=str(rendition.value("Engine", "") or ""),
+        model=str(rendition.value("Model", "") or ""),
+        source_language=language,
+        translation=rendition.value("Translation", False) is True,
+        output_label=label,
+    )
+    info = SubtitleInfo(
+        "WHISPER", "Ready", language=language, auto_select=True, timebase=(1, 1000), stt=stt
+    )
+    return Track(track_id, "Subtitle", label, subtitle=info)
+
+
+def default_playlists(tracks: Sequence[Track]) -> tuple[Playlist, ...]:
+    """The LL-HLS default playlist of a stream with these tracks (none without video or
+    audio)."""
+    first_video, first_audio = first(tracks, "Video"), first(tracks, "Audio")
+    if not (first_video or first_audio):
+        return ()
+    rendition = Rendition(
+        "default",
+        first_video.name if first_video else "",
+        first_audio.name if first_audio else "",
+    )
+    return (Playlist("llhls_default", "llhls", (rendition,), webrtc_auto_abr=False),)
+
+
 def build_outputs(
     app: ApplicationConfig, stream: str, tracks: Sequence[Track]
 ) -> tuple[OutputStream, ...]:
@@ -215,6 +259,7 @@ def build_outputs(
     source_video = first(tracks, "Video")
     source_audio = first(tracks, "Audio")
     llhls_default = has_llhls_default_playlist(app)
+    stt_items = stt_rendition_items(app)
     outputs: list[OutputStream] = []
     for profile in app.output_profiles:
         encodes = profile.node.item("Encodes")
@@ -229,23 +274,10 @@ def build_outputs(
                 out.append(_audio_output(encode, source_audio.audio, len(out), name))
         # Data tracks (timed metadata) follow the stream through every profile.
         out.extend(attrs.evolve(t, id=len(out) + i) for i, t in enumerate(data(tracks)))
-        playlists: list[Playlist] = []
-        first_video, first_audio = first(out, "Video"), first(out, "Audio")
-        if llhls_default and (first_video or first_audio):
-            playlists.append(
-                Playlist(
-                    "llhls_default",
-                    "llhls",
-                    (
-                        Rendition(
-                            "default",
-                            first_video.name if first_video else "",
-                            first_audio.name if first_audio else "",
-                        ),
-                    ),
-                    webrtc_auto_abr=False,
-                )
-            )
+        # So do the subtitle tracks speech to text writes (when there is audio to hear).
+        if source_audio is not None:
+            out.extend(_stt_track(r, len(out) + i) for i, r in enumerate(stt_items))
+        playlists: list[Playlist] = list(default_playlists(out) if llhls_default else ())
         playlists.extend(_playlist(p) for p in profile.node.items("Playlist"))
         name = profile.output_stream_name.replace("${OriginStreamName}", stream)
         outputs.append(OutputStream(name, tuple(out), tuple(playlists)))

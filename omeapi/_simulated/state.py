@@ -93,6 +93,8 @@ class Live:
     concluded: bool = False
     #: whether the stream's speech-to-text encoders are paused (``:disableStt``)
     stt_paused: bool = False
+    #: a relay stream (pulled with ``properties.relay``): no output profiles apply
+    relay: bool = False
     #: viewer bytes already counted, and up to when
     viewer_bytes_until: float = 0.0
     outputs: tuple[OutputStream, ...] = ()
@@ -336,8 +338,9 @@ class World:
         source_url: str = "",
         schedule: Schedule | None = None,
         multiplex: Multiplex | None = None,
+        relay: bool = False,
     ) -> Live:
-        """Start an input stream on a running app."""
+        """Start an input stream on a running app (``relay``: published as it comes)."""
         stream = SimulatedStream(name, self.clock(), publishers=publishers)
         self.apps[(vhost, app)].streams[name] = stream
         self.touch(vhost, app)
@@ -348,6 +351,7 @@ class World:
             source_url,
             schedule=schedule,
             multiplex=multiplex,
+            relay=relay,
         )
         self.lives[(vhost, app, name)] = live
         self.app_lives.setdefault((vhost, app), set()).add(name)
@@ -363,6 +367,8 @@ class World:
     def outputs(self, vhost: str, app: str, name: str, live: Live) -> tuple[OutputStream, ...]:
         """The output streams the app's profiles make of input stream ``name``."""
         config = self.running_config(vhost, app)
+        if live.relay:
+            return ()
         # Outputs depend only on the (immutable) config and the tracks: built once per config.
         if live.outputs_config is not config:
             live.outputs = build_outputs(config, name, live.tracks)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from omeapi._engine.values import Metrics, QueueMetrics
+from omeapi._engine.values import DwellStats, Metrics, QueueMetrics
 from omeapi._simulated.media import first
 from omeapi._simulated.state import World
 
 __all__ = ["Stats"]
+
+
+#: How long a packet waits in a busy simulated stream's queue (µs): a few hundred at most.
+_DWELL = DwellStats(min=12, avg=85, p50=64, p90=192, p99=448, max=960)
 
 
 class Stats:
@@ -67,6 +71,8 @@ class Stats:
                             peak=2,
                             input_per_second=packets,
                             output_per_second=packets,
+                            dwell=_DWELL if packets else DwellStats(),
+                            dwell_latest=_DWELL if packets else DwellStats(),
                         )
                     )
             return queues

@@ -13,9 +13,11 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from omeapi._config import ApplicationConfig
+from omeapi._engine.features import has_llhls_default_playlist
 from omeapi._engine.values import (
     HlsDump,
     HlsDumpRequest,
+    Playlist,
     PullRequest,
     StreamEvent,
     StreamInfo,
@@ -25,7 +27,12 @@ from omeapi._engine.values import (
     Track,
 )
 from omeapi._errors import EngineError, EngineResult
-from omeapi._simulated.media import PULL_SCHEMES, unreachable_host
+from omeapi._simulated.media import (
+    PULL_SCHEMES,
+    default_playlists,
+    stt_rendition_items,
+    unreachable_host,
+)
 from omeapi._simulated.state import SimulatedStream, World, failed, missing
 
 __all__ = ["Streams", "stt_renditions"]
@@ -43,13 +50,8 @@ _STT_PROPERTIES = (
 def stt_renditions(config: ApplicationConfig) -> tuple[SttRendition, ...]:
     """The speech-to-text encoders an app's ``<OutputProfiles><MediaOptions><STT>`` asks
     for (none when it is absent or not enabled)."""
-    profiles = config.node.item("OutputProfiles")
-    options = profiles.item("MediaOptions") if profiles is not None else None
-    stt = options.item("STT") if options is not None else None
-    if stt is None or stt.value("Enable", True) is False:
-        return ()
     out = []
-    for rendition in stt.items("Rendition"):
+    for rendition in stt_rendition_items(config):
         properties = tuple(
             (
                 key,
@@ -136,8 +138,18 @@ class Streams:
                 )
                 for out in self._w.outputs(vhost, app, stream, live)
             )
+            relay_playlists: tuple[Playlist, ...] = ()
+            if live.relay and has_llhls_default_playlist(self._w.running_config(vhost, app)):
+                relay_playlists = default_playlists(tracks)
             return StreamInfo(
-                stream, live.source_type, live.stream.created, tracks, outputs, live.source_url
+                stream,
+                live.source_type,
+                live.stream.created,
+                tracks,
+                outputs,
+                live.source_url,
+                relay=live.relay,
+                playlists=relay_playlists,
             )
 
     @staticmethod
@@ -163,7 +175,14 @@ class Streams:
                 scheme = url.partition("://")[0].lower() if "://" in url else ""
                 source_type = PULL_SCHEMES.get(scheme)
                 if source_type is not None and not unreachable_host(url):
-                    self._w.new_stream(vhost, app, request.name, source_type, source_url=url)
+                    self._w.new_stream(
+                        vhost,
+                        app,
+                        request.name,
+                        source_type,
+                        source_url=url,
+                        relay=request.properties.relay is True,
+                    )
                     return
             raise failed(f"no source of {request.name} could be pulled")
 
