@@ -18,6 +18,7 @@ from omeapi import _messages as msg
 from omeapi._access.auth import AuthVerifier, Brake
 from omeapi._access.cors import ApiCors, CorsPolicy
 from omeapi._access.hosts import HostCheck
+from omeapi._access.tokens import ADMIN, Identity, check_scope
 from omeapi._config.model import CrossDomains
 from omeapi._console import Console
 from omeapi._controllers.call import Call
@@ -338,8 +339,10 @@ class Api:
         routed = _Routed()
         key = snapshot = None
         try:
-            self._authenticate(request, may_block)
-            if request.method in _READS:
+            identity = self._authenticate(request, may_block)
+            # A scoped token's answers are never taken from those kept for everyone: its
+            # scope is checked on the route first.
+            if request.method in _READS and identity.unlimited:
                 key = self._answers.key(request, origin, wanted)
             if key is not None:
                 # Fresh first: an answer is given again only while its snapshot is current.
@@ -350,7 +353,7 @@ class Api:
                 kept = self._answers.get(key, snapshot)
                 if kept is not None:
                     return kept
-            reply = self._dispatch(request, routed, may_block)
+            reply = self._dispatch(request, routed, may_block, identity)
             extra = reply.headers
         except WouldBlock:
             raise
@@ -366,9 +369,15 @@ class Api:
     def answer_forwarded(self, request: ApiRequest) -> Forwarded:
         """Answer a request another process has checked and routed (``Api(forward=…)``
         there): the route's controller here, with this process's engine, as :meth:`handle`
-        would run it after authentication.  Never raises."""
+        would run it after authentication (who is asking is found again from the request's
+        ``Authorization``, for the scope and the audit log).  Never raises."""
         try:
-            reply = self._dispatch(request, _Routed())
+            identity = ADMIN
+            if self.auth is not None:
+                identity = self.auth.verify_quietly(
+                    request.headers.get("authorization"), self._lookup_token
+                )
+            reply = self._dispatch(request, _Routed(), True, identity)
             extra = reply.headers
         except Exception as exc:
             reply, extra = self._failure(request, exc)
@@ -415,15 +424,52 @@ class Api:
         return None, cors
 
     def _route(self, request: ApiRequest) -> RouteMatch | None:
-        """Authentication, then the route (None: the metrics path), or OME's 401/404/405."""
-        self._authenticate(request)
-        return self._match(request)
+        """Authentication, then the route (None: the metrics path), or OME's 401/404/405,
+        or a scoped token's 403."""
+        identity = self._authenticate(request)
+        match = self._match(request)
+        self._check_scope(identity, request, match)
+        return match
 
-    def _authenticate(self, request: ApiRequest, may_block: bool = True) -> None:
-        """OME's 401 (or the brake's 429) unless the request carries the token."""
+    def _authenticate(self, request: ApiRequest, may_block: bool = True) -> Identity:
+        """Who is asking; OME's 401 (or the brake's 429) unless the request carries the
+        ``<AccessToken>`` or a scoped token of the store."""
         auth = self.auth
-        if auth is not None:
-            auth.verify(request.headers.get("authorization"), request.client, may_block=may_block)
+        if auth is None:
+            return ADMIN
+        return auth.verify(
+            request.headers.get("authorization"),
+            request.client,
+            may_block=may_block,
+            lookup=self._lookup_token,
+        )
+
+    def _lookup_token(self, digest: bytes, may_block: bool) -> Identity | None:
+        """The scoped token with SHA-256 ``digest`` as the store holds it now: the
+        registry is brought up to date first, so a revoked token fails at the next request
+        of every process (with a store that learns of other machines' changes by
+        notification, by asking the store itself)."""
+        registry = self.services.registry
+        if not may_block and self._shared:
+            if not registry.current():
+                raise WouldBlock
+        else:
+            try:
+                registry.refresh(check=bool(getattr(self.services.store, "notifies", False)))
+            except StoreError as exc:
+                log.error("the store %s failed: %s", self.services.store.location, exc)
+                raise msg.STORE_UNAVAILABLE.error() from None
+        tokens = registry.snapshot.tokens
+        return tokens.get(digest) if tokens else None
+
+    @staticmethod
+    def _check_scope(identity: Identity, request: ApiRequest, match: RouteMatch | None) -> None:
+        if identity.unlimited:
+            return
+        if match is None:  # the metrics path: the whole server's
+            check_scope(identity, "GET", "metrics", None)
+            return
+        check_scope(identity, request.method, match.route.action, match.params.get("vhost"))
 
     def _match(self, request: ApiRequest) -> RouteMatch | None:
         """The route (None: the metrics path), or OME's 404/405."""
@@ -454,9 +500,16 @@ class Api:
             if (len(digits), digits) > (len(limit), limit):
                 raise msg.BODY_TOO_LARGE.error(size=digits, limit=self.body_limit)
 
-    def _dispatch(self, request: ApiRequest, routed: _Routed, may_block: bool = True) -> Reply:
+    def _dispatch(
+        self,
+        request: ApiRequest,
+        routed: _Routed,
+        may_block: bool = True,
+        identity: Identity = ADMIN,
+    ) -> Reply:
         """The controller's reply to an authenticated request; ``routed`` learns the route."""
         match = self._match(request)
+        self._check_scope(identity, request, match)
         if match is None:
             routed.action = "metrics"
             return Reply(200, self._metrics(), METRICS_CONTENT_TYPE)  # type: ignore[misc]
@@ -475,8 +528,10 @@ class Api:
             self._refresh(request, may_block)
         if request.method in _READS:
             return route.controller(Call(self.services, request, match.params, body))
-        # Changes are audited with the request that made them.
-        token = current_source.set(AuditSource(request.client, request.method, request.path))
+        # Changes are audited with the request that made them, and who made it.
+        token = current_source.set(
+            AuditSource(request.client, request.method, request.path, identity.name)
+        )
         try:
             return route.controller(Call(self.services, request, match.params, body))
         finally:

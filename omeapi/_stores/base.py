@@ -44,7 +44,9 @@ __all__ = [
     "StoreError",
     "StoreState",
     "StoredApp",
+    "StoredToken",
     "StoredVhost",
+    "TokenStore",
     "check_precondition",
     "node_name",
 ]
@@ -111,11 +113,27 @@ class StoredVhost:
 
 
 @attrs.frozen
+class StoredToken:
+    """A scoped access token as stored: never the token itself, only the hex SHA-256 of
+    it (``digest``).  ``read_only``: reads only; ``vhosts``: the vhosts it may reach
+    (empty: all).  ``created`` is POSIX time."""
+
+    id: str
+    name: str
+    digest: str = attrs.field(repr=False)
+    read_only: bool = False
+    vhosts: tuple[str, ...] = ()
+    created: float = 0.0
+
+
+@attrs.frozen
 class StoreState:
-    """Everything stored at one version: vhosts in creation order."""
+    """Everything stored at one version: vhosts in creation order, and the scoped
+    tokens."""
 
     version: int
     vhosts: tuple[StoredVhost, ...] = ()
+    tokens: tuple[StoredToken, ...] = ()
 
 
 @attrs.frozen
@@ -256,6 +274,21 @@ class FailureCounter(Protocol):
 
     def forget(self, client: str) -> None:
         """Forget ``client``'s failures.  May raise :class:`~omeapi.StoreError`."""
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """A store that keeps scoped access tokens (every store of this package does).  A
+    token change moves the change counter (and the generation), like any change, so every
+    process sees it at its next request.  Kept out of :class:`Store` so that an
+    embedder's own store without it still is a store (then only the admin token works)."""
+
+    def add_token(self, token: StoredToken) -> int:
+        """Store ``token``; returns the new version.  Raises :class:`StoreConflict`
+        when a token of that id or name exists."""
+
+    def revoke_token(self, id_or_name: str) -> StoredToken | None:
+        """Delete the token with that id or name; the token deleted, or None."""
 
 
 @runtime_checkable

@@ -15,7 +15,9 @@ from omeapi._stores.base import (
     AuditRecord,
     AuditRetention,
     Change,
+    StoreConflict,
     StoredApp,
+    StoredToken,
     StoredVhost,
     StoreState,
     check_precondition,
@@ -71,6 +73,7 @@ class MemoryStore:
         self._node = node_name()
         #: the version the change being applied will have (rows written get it as revision)
         self._writing = 0
+        self._tokens: dict[str, StoredToken] = {}
 
     # -- the Store interface ----------------------------------------------------------
 
@@ -90,6 +93,7 @@ class MemoryStore:
                     )
                     for name, v in self._vhosts.items()
                 ),
+                tuple(self._tokens.values()),
             )
 
     def apply(self, change: Change) -> int:
@@ -123,6 +127,27 @@ class MemoryStore:
                 self.prune_audit(retention)
             self._changed.notify_all()
             return version
+
+    def add_token(self, token: StoredToken) -> int:
+        with self._lock:
+            if any(t.id == token.id or t.name == token.name for t in self._tokens.values()):
+                raise StoreConflict("token_exists", f"token {token.name} exists")
+            self._tokens[token.id] = token
+            return self._moved()
+
+    def revoke_token(self, id_or_name: str) -> StoredToken | None:
+        with self._lock:
+            for token in self._tokens.values():
+                if id_or_name in (token.id, token.name):
+                    del self._tokens[token.id]
+                    self._moved()
+                    return token
+            return None
+
+    def _moved(self) -> int:
+        self._version += 1
+        self._changed.notify_all()
+        return self._version
 
     def _write(self, change: Change) -> None:
         kind = change.kind
