@@ -162,3 +162,35 @@ def test_scoped_tokens(served: Served) -> None:
         status, _, body = served.call("GET", "/v1/stats/current", auth=monitor)
         assert status == 401 and body["message"] == "[HTTP] Invalid credential (401)"
     assert served.call("GET", "/v1/vhosts/v2", auth=ops)[0] == 200
+
+
+# -- ETag / If-Match -----------------------------------------------------------------------
+
+
+def test_etag_and_if_match(served: Served) -> None:
+    assert served.call("POST", "/v1/vhosts", [{"name": "v3"}])[0] == 200
+    app = "/v1/vhosts/v3/apps/a"
+    assert served.call("POST", "/v1/vhosts/v3/apps", [{"name": "a", "type": "live"}])[0] == 200
+    status, headers, _ = served.call("GET", app)
+    assert status == 200
+    first = headers["etag"]
+    # Two admins read the same version; the first PATCH wins, the second gets 412.
+    status, headers, body = served.call("PATCH", app, {"decodes": {}}, If_Match=first)
+    assert status == 200, body
+    second = headers["etag"]
+    assert second != first
+    status, _, body = served.call("PATCH", app, {"providers": {}}, If_Match=first)
+    assert status == 412
+    assert body["message"].startswith("[HTTP] The resource has changed")
+    assert served.call("GET", app)[1]["etag"] == second  # nothing changed
+    assert served.call("DELETE", app, If_Match=first)[0] == 412
+    # Without If-Match, as before; "*" matches whatever exists.
+    assert served.call("PATCH", app, {"providers": {}})[0] == 200
+    profile = app + "/outputProfiles/default"
+    tag = served.call("GET", profile)[1]["etag"]
+    assert served.call("DELETE", profile, If_Match='"stale"')[0] == 412
+    assert served.call("DELETE", profile, If_Match=tag)[0] == 200
+    vhost_tag = served.call("GET", "/v1/vhosts/v3")[1]["etag"]
+    assert served.call("DELETE", "/v1/vhosts/v3", If_Match='"x"')[0] == 412
+    assert served.call("DELETE", "/v1/vhosts/v3", If_Match=vhost_tag)[0] == 200
+    assert served.call("DELETE", "/v1/vhosts/v3", If_Match="*")[0] == 404
