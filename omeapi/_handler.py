@@ -75,6 +75,17 @@ _JSON_TYPE = ("Content-Type", JSON_CONTENT_TYPE)
 _HTML_TYPE = ("Content-Type", "text/html")
 _VARY = (("Vary", "Origin"),)
 _READS = frozenset({"GET", "HEAD"})
+#: Runtime changes the event feed reports (route action → event kind); config changes
+#: are reported by the store with their audit record.
+_RUNTIME_EVENTS = {
+    "create_stream": "stream.started",
+    "delete_stream": "stream.stopped",
+    "start_push": "push.started",
+    "stop_push": "push.stopped",
+    "start_record": "record.started",
+    "stop_record": "record.stopped",
+    "disconnect_session": "session.disconnected",
+}
 
 
 class _Quiet:
@@ -233,6 +244,8 @@ class Api:
         """Stop following the store, and close it if :func:`omeapi.open_api` opened it
         (idempotent)."""
         services = self.services
+        if services.events is not None:
+            services.events.close()
         if services.follower is not None:
             services.follower.stop()
             self._started = False
@@ -527,15 +540,28 @@ class Api:
         if self._shared and not routed.refreshed:
             self._refresh(request, may_block)
         if request.method in _READS:
-            return route.controller(Call(self.services, request, match.params, body))
+            return route.controller(Call(self.services, request, match.params, body, identity))
         # Changes are audited with the request that made them, and who made it.
         token = current_source.set(
             AuditSource(request.client, request.method, request.path, identity.name)
         )
         try:
-            return route.controller(Call(self.services, request, match.params, body))
+            reply = route.controller(Call(self.services, request, match.params, body, identity))
         finally:
             current_source.reset(token)
+        kind = _RUNTIME_EVENTS.get(route.action)
+        events = self.services.events
+        if kind is not None and events is not None and reply.status < 300:
+            params = match.params
+            data: dict[str, object] = {"app": params.get("app", ""), "by": identity.name}
+            if "stream" in params:
+                data["stream"] = params["stream"]
+            if isinstance(body, dict):
+                for key in ("id", "name"):
+                    if isinstance(body.get(key), str):
+                        data[key] = body[key]
+            events.publish(kind, params.get("vhost", ""), data)
+        return reply
 
     def _refresh(self, request: ApiRequest, may_block: bool = True) -> None:
         """Show what other processes changed: one counter read when nothing did."""
@@ -575,6 +601,10 @@ class Api:
             if reply.content_type is JSON_CONTENT_TYPE
             else ("Content-Type", reply.content_type)
         )
+        stream = reply.stream
+        if stream is not None:  # the event feed: no length, the body goes on
+            headers = (*cors, *extra, kind, _SERVER)
+            return ApiResponse(reply.status, headers, body, route, stream)
         headers = (*cors, *extra, kind, _SERVER, ("Content-Length", str(len(body))))
         if request.method == "HEAD":
             body = b""

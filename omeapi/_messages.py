@@ -34,6 +34,12 @@ PRECONDITION_FAILED = Message(
     412, "The resource has changed since it was read (If-Match does not match its ETag)"
 )
 
+# omeapi: the event feed and sessions (docs/compatibility.md, "Extensions")
+EVENTS_UNAVAILABLE = Message(503, "The event feed needs a store that keeps events")
+TOO_MANY_SUBSCRIBERS = Message(503, "Too many event subscribers (limit: {limit}); try again")
+SESSIONS_NOT_SUPPORTED = Message(501, "The media engine does not support sessions")
+SESSION_NOT_FOUND = Message(404, "Could not find the session: [{session}]")
+
 # Routing and bodies
 INTERNAL_ERROR = Message(500, "Internal Server Error")
 CONTROLLER_NOT_FOUND = Message(404, "Controller not found")

@@ -194,3 +194,71 @@ def test_etag_and_if_match(served: Served) -> None:
     assert served.call("DELETE", "/v1/vhosts/v3", If_Match='"x"')[0] == 412
     assert served.call("DELETE", "/v1/vhosts/v3", If_Match=vhost_tag)[0] == 200
     assert served.call("DELETE", "/v1/vhosts/v3", If_Match="*")[0] == 404
+
+
+# -- the event feed ------------------------------------------------------------------------
+
+
+class Feed:
+    """A subscriber of ``/x-omeapi/v1/events`` read line by line."""
+
+    def __init__(self, served: Served, auth: str = ADMIN, last_id: str | None = None) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=20)
+        headers = {"Authorization": auth}
+        if last_id is not None:
+            headers["Last-Event-ID"] = last_id
+        self.conn.request("GET", "/x-omeapi/v1/events", headers=headers)
+        self.response = self.conn.getresponse()
+
+    def next(self, kind: str) -> dict[str, Any]:
+        """The next event of ``kind`` (others are skipped)."""
+        event = ""
+        while True:
+            line = self.response.fp.readline().decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == kind:
+                data: dict[str, Any] = json.loads(line[6:])
+                return data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def test_event_feed(served: Served) -> None:
+    monitor = basic(served.token("watch", "--read-only", "--vhost", "v4"))
+    feeds = [Feed(served) for _ in range(3)]  # on several workers, most likely
+    limited = Feed(served, monitor)
+    try:
+        assert feeds[0].response.status == 200
+        assert feeds[0].response.getheader("content-type") == "text/event-stream"
+        assert served.call("POST", "/v1/vhosts", [{"name": "v4"}])[0] == 200
+        for feed in feeds:
+            event = feed.next("config.changed")
+            assert event["vhost"] == "v4" and event["data"]["method"] == "POST"
+        assert served.call("POST", "/v1/vhosts", [{"name": "v5"}])[0] == 200
+        created = {"name": "a", "type": "live"}
+        assert served.call("POST", "/v1/vhosts/v4/apps", [created])[0] == 200
+        assert served.call("PATCH", "/v1/vhosts/v4/apps/a", {"decodes": {}})[0] == 200
+        restarted = feeds[1].next("app.restart")
+        assert restarted["vhost"] == "v4" and restarted["data"]["app"] == "a"
+        stream = {"name": "s", "urls": ["rtsp://127.0.0.1:1/x"]}
+        status, _, _ = served.call("POST", "/v1/vhosts/v4/apps/a/streams", stream)
+        if status == 201:
+            assert feeds[2].next("stream.started")["data"]["name"] == "s"
+        # A vhost-limited token sees its vhost's events only (v5's never came).
+        seen = limited.next("config.changed")
+        assert seen["vhost"] == "v4"
+        assert limited.next("config.changed")["vhost"] == "v4"
+        # Resume after an id: what came after it comes again.
+        resumed = Feed(served, last_id=str(seen["id"]))
+        try:
+            assert resumed.next("config.changed")["id"] > seen["id"]
+        finally:
+            resumed.close()
+    finally:
+        for feed in [*feeds, limited]:
+            feed.close()
+    # A read-only token may subscribe; a bad one may not.
+    status, _, _ = served.call("GET", "/x-omeapi/v1/events", auth=basic("nope"))
+    assert status == 401

@@ -41,6 +41,11 @@ READING_ACTIONS = frozenset(
 )
 
 
+#: Server-wide routes a vhost-limited token may call: their answer is filtered to its vhosts
+#: (the event feed).
+FILTERED_ACTIONS = frozenset({"events"})
+
+
 @attrs.frozen
 class Identity:
     """Who authenticated: ``name`` as the audit log shows it, whether it may only read,
@@ -119,7 +124,7 @@ def check_scope(
         write = method not in ("GET", "HEAD") and action not in READING_ACTIONS
     if identity.read_only and write:
         raise msg.TOKEN_READ_ONLY.error(token=identity.name)
-    if identity.vhosts is not None:
+    if identity.vhosts is not None and action not in FILTERED_ACTIONS:
         if vhost is None:
             raise msg.TOKEN_SERVER_WIDE.error(token=identity.name)
         if vhost not in identity.vhosts:

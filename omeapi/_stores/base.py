@@ -37,6 +37,8 @@ __all__ = [
     "AuditRecord",
     "AuditRetention",
     "Change",
+    "EventLog",
+    "EventRecord",
     "FailureCounter",
     "Generation",
     "Store",
@@ -274,6 +276,52 @@ class FailureCounter(Protocol):
 
     def forget(self, client: str) -> None:
         """Forget ``client``'s failures.  May raise :class:`~omeapi.StoreError`."""
+
+
+#: How many events a store keeps for subscribers that resume (``Last-Event-ID``).
+EVENT_WINDOW = 1000
+
+
+@attrs.frozen
+class EventRecord:
+    """One event of the feed (an omeapi extension): ``id`` grows with every event,
+    ``kind`` such as ``config.changed`` or ``stream.started``, the vhost it concerns
+    (empty: the whole server) and its data (JSON)."""
+
+    id: int
+    time: float
+    kind: str
+    vhost: str
+    data: Json = attrs.field(eq=False)
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """A store that keeps the event feed's recent events (every store of this package
+    does): config changes are appended in the change's own transaction, runtime events by
+    the process that owns the engine.  Only the last :data:`EVENT_WINDOW` are kept."""
+
+    def append_event(self, kind: str, vhost: str, data: Json, when: float) -> int:
+        """Append an event; its id."""
+
+    def events_after(self, after: int, limit: int = 500) -> list[EventRecord]:
+        """The events with an id above ``after``, oldest first, at most ``limit``."""
+
+    def last_event_id(self) -> int:
+        """The newest event's id (0: none yet)."""
+
+
+def config_event(audit: AuditEntry, version: int) -> tuple[str, str, Json]:
+    """The event a config change's audit entry makes: kind, vhost, data."""
+    summary = audit.summary
+    vhost = str(summary.get("vhost", "")) if isinstance(summary, dict) else ""
+    data = {
+        "version": version,
+        "method": audit.method,
+        "path": audit.path,
+        "change": summary,
+    }
+    return "config.changed", vhost, data
 
 
 @runtime_checkable

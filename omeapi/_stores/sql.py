@@ -21,9 +21,11 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 
 from omeapi._stores.base import (
+    EVENT_WINDOW,
     AuditRecord,
     AuditRetention,
     Change,
+    EventRecord,
     StoreConflict,
     StoredApp,
     StoredToken,
@@ -31,6 +33,7 @@ from omeapi._stores.base import (
     StoreError,
     StoreState,
     check_precondition,
+    config_event,
     node_name,
 )
 from omeapi._stores.generation import GenerationFile
@@ -146,6 +149,14 @@ def schema(d: Dialect) -> tuple[str, ...]:
             failures INTEGER NOT NULL
         )""",
         "CREATE INDEX IF NOT EXISTS omeapi_brake_since ON omeapi_brake (since)",
+        # The event feed's recent events (the last EVENT_WINDOW).
+        f"""CREATE TABLE IF NOT EXISTS omeapi_events (
+            id {d.serial_key},
+            time {d.double} NOT NULL,
+            kind TEXT NOT NULL,
+            vhost TEXT NOT NULL,
+            data TEXT NOT NULL
+        )""",
         # Scoped access tokens: only their SHA-256 is kept.
         f"""CREATE TABLE IF NOT EXISTS omeapi_tokens (
             id TEXT PRIMARY KEY,
@@ -240,6 +251,26 @@ def checked_write(execute: Execute, d: Dialect, change: Change, version: int, no
                 node,
             ),
         )
+        insert_event(execute, d, *config_event(audit, version), audit.time)
+
+
+_EVENTS_QUERY = "SELECT id, time, kind, vhost, data FROM omeapi_events"
+
+
+def insert_event(
+    execute: Execute, d: Dialect, kind: str, vhost: str, data: Any, when: float
+) -> None:
+    """Append an event in the caller's transaction; now and then the events beyond the
+    window go."""
+    execute(
+        d.sql("INSERT INTO omeapi_events (time, kind, vhost, data) VALUES (?, ?, ?, ?)"),
+        (when, kind, vhost, _dumps(data)),
+    )
+    # A range of the key: cheap, and the table never holds much more than the window.
+    execute(
+        d.sql("DELETE FROM omeapi_events WHERE id <= (SELECT MAX(id) FROM omeapi_events) - ?"),
+        (EVENT_WINDOW,),
+    )
 
 
 def _write_change(execute: Execute, d: Dialect, change: Change, version: int) -> None:
@@ -534,6 +565,26 @@ class SqlStore(abc.ABC, Generic[Conn]):
         if token is not None:
             self._bump()
         return token
+
+    def append_event(self, kind: str, vhost: str, data: Any, when: float) -> int:
+        d = self.dialect
+
+        def work(execute: Execute) -> int:
+            insert_event(execute, d, kind, vhost, data, when)
+            row = execute("SELECT MAX(id) FROM omeapi_events").fetchone()
+            return int(row[0])
+
+        return self.transaction(work)
+
+    def events_after(self, after: int, limit: int = 500) -> list[EventRecord]:
+        rows = self._read(
+            _EVENTS_QUERY + self.dialect.sql(" WHERE id > ? ORDER BY id LIMIT ?"), (after, limit)
+        )
+        return [EventRecord(int(i), float(t), k, v, json.loads(data)) for i, t, k, v, data in rows]
+
+    def last_event_id(self) -> int:
+        rows = self._read("SELECT MAX(id) FROM omeapi_events", ())
+        return int(rows[0][0] or 0) if rows else 0
 
     def audit_log(self, since: float | None = None) -> list[AuditRecord]:
         query, params = _AUDIT_QUERY, tuple[float, ...]()
