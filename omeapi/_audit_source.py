@@ -17,11 +17,13 @@ __all__ = ["AuditSource", "current_source"]
 
 @attrs.frozen
 class AuditSource:
-    """The request a change comes from: client address, method and path."""
+    """The request a change comes from: client address, method and path, and who
+    authenticated it (``admin`` for the ``<AccessToken>``, else a scoped token's name)."""
 
     client: str
     method: str
     path: str
+    actor: str = ""
 
 
 #: The request being answered by this thread (set by the handler around a controller).

@@ -25,6 +25,7 @@ from omeapi._services import Services
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi._state.brake import FailureBrake
 from omeapi._state.certificates import Certificates
+from omeapi._state.events import EventFeed
 from omeapi._state.follow import StoreFollower
 from omeapi._state.registry import Registry
 from omeapi._state.restart import RestartCoordinator
@@ -114,6 +115,18 @@ def open_api(
         if owned:
             opened.close()
         raise
+    feed = EventFeed(opened)
+    coordinator.subscribe(
+        lambda event: feed.publish(
+            f"app.{event.kind}",
+            event.vhost,
+            {
+                "app": event.app,
+                "cause": event.cause,
+                "sessionsDropped": event.sessions_dropped,
+            },
+        )
+    )
     services = Services(
         config=config,
         engine=engine,
@@ -124,6 +137,7 @@ def open_api(
         follower=StoreFollower(registry, coordinator, reconcile=follow) if opened.shared else None,
         owns_store=owned,
         wire=wire,
+        events=feed,
     )
     observers: list[Observer] = []
     if access_log is not None:

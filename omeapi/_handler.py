@@ -19,6 +19,7 @@ from omeapi import _messages as msg
 from omeapi._access.auth import AuthVerifier, Brake
 from omeapi._access.cors import ApiCors, CorsPolicy
 from omeapi._access.hosts import HostCheck
+from omeapi._access.tokens import ADMIN, Identity, check_scope
 from omeapi._config.model import CrossDomains
 from omeapi._console import Console
 from omeapi._controllers.call import Call
@@ -76,6 +77,17 @@ _JSON_TYPE = ("Content-Type", JSON_CONTENT_TYPE)
 _HTML_TYPE = ("Content-Type", "text/html")
 _VARY = (("Vary", "Origin"),)
 _READS = frozenset({"GET", "HEAD"})
+#: Runtime changes the event feed reports (route action → event kind); config changes
+#: are reported by the store with their audit record.
+_RUNTIME_EVENTS = {
+    "create_stream": "stream.started",
+    "delete_stream": "stream.stopped",
+    "start_push": "push.started",
+    "stop_push": "push.stopped",
+    "start_record": "record.started",
+    "stop_record": "record.stopped",
+    "disconnect_session": "session.disconnected",
+}
 
 
 class _Quiet:
@@ -264,6 +276,8 @@ class Api:
         """Stop following the store, and close it if :func:`omeapi.open_api` opened it
         (idempotent)."""
         services = self.services
+        if services.events is not None:
+            services.events.close()
         if services.follower is not None:
             services.follower.stop()
             self._started = False
@@ -403,8 +417,10 @@ class Api:
         routed = _Routed()
         key = snapshot = None
         try:
-            self._authenticate(request, may_block)
-            if request.method in _READS:
+            identity = self._authenticate(request, may_block)
+            # A scoped token's answers are never taken from those kept for everyone: its
+            # scope is checked on the route first.
+            if request.method in _READS and identity.unlimited:
                 key = self._answers.key(request, origin, wanted)
             if key is not None:
                 # Fresh first: an answer is given again only while its snapshot is current.
@@ -415,7 +431,7 @@ class Api:
                 kept = self._answers.get(key, snapshot)
                 if kept is not None:
                     return kept
-            reply = self._dispatch(request, routed, may_block, defer_forward)
+            reply = self._dispatch(request, routed, may_block, identity, defer_forward)
             extra = reply.headers
         except _WouldForward as later:
             later.cors, later.action = cors, routed.action
@@ -434,9 +450,15 @@ class Api:
     def answer_forwarded(self, request: ApiRequest) -> Forwarded:
         """Answer a request another process has checked and routed (``Api(forward=…)``
         there): the route's controller here, with this process's engine, as :meth:`handle`
-        would run it after authentication.  Never raises."""
+        would run it after authentication (who is asking is found again from the request's
+        ``Authorization``, for the scope and the audit log).  Never raises."""
         try:
-            reply = self._dispatch(request, _Routed())
+            identity = ADMIN
+            if self.auth is not None:
+                identity = self.auth.verify_quietly(
+                    request.headers.get("authorization"), self._lookup_token
+                )
+            reply = self._dispatch(request, _Routed(), True, identity)
             extra = reply.headers
         except Exception as exc:
             reply, extra = self._failure(request, exc)
@@ -483,15 +505,52 @@ class Api:
         return None, cors
 
     def _route(self, request: ApiRequest) -> RouteMatch | None:
-        """Authentication, then the route (None: the metrics path), or OME's 401/404/405."""
-        self._authenticate(request)
-        return self._match(request)
+        """Authentication, then the route (None: the metrics path), or OME's 401/404/405,
+        or a scoped token's 403."""
+        identity = self._authenticate(request)
+        match = self._match(request)
+        self._check_scope(identity, request, match)
+        return match
 
-    def _authenticate(self, request: ApiRequest, may_block: bool = True) -> None:
-        """OME's 401 (or the brake's 429) unless the request carries the token."""
+    def _authenticate(self, request: ApiRequest, may_block: bool = True) -> Identity:
+        """Who is asking; OME's 401 (or the brake's 429) unless the request carries the
+        ``<AccessToken>`` or a scoped token of the store."""
         auth = self.auth
-        if auth is not None:
-            auth.verify(request.headers.get("authorization"), request.client, may_block=may_block)
+        if auth is None:
+            return ADMIN
+        return auth.verify(
+            request.headers.get("authorization"),
+            request.client,
+            may_block=may_block,
+            lookup=self._lookup_token,
+        )
+
+    def _lookup_token(self, digest: bytes, may_block: bool) -> Identity | None:
+        """The scoped token with SHA-256 ``digest`` as the store holds it now: the
+        registry is brought up to date first, so a revoked token fails at the next request
+        of every process (with a store that learns of other machines' changes by
+        notification, by asking the store itself)."""
+        registry = self.services.registry
+        if not may_block and self._shared:
+            if not registry.current():
+                raise WouldBlock
+        else:
+            try:
+                registry.refresh(check=bool(getattr(self.services.store, "notifies", False)))
+            except StoreError as exc:
+                log.error("the store %s failed: %s", self.services.store.location, exc)
+                raise msg.STORE_UNAVAILABLE.error() from None
+        tokens = registry.snapshot.tokens
+        return tokens.get(digest) if tokens else None
+
+    @staticmethod
+    def _check_scope(identity: Identity, request: ApiRequest, match: RouteMatch | None) -> None:
+        if identity.unlimited:
+            return
+        if match is None:  # the metrics path: the whole server's
+            check_scope(identity, "GET", "metrics", None)
+            return
+        check_scope(identity, request.method, match.route.action, match.params.get("vhost"))
 
     def _match(self, request: ApiRequest) -> RouteMatch | None:
         """The route (None: the metrics path), or OME's 404/405."""
@@ -527,10 +586,12 @@ class Api:
         request: ApiRequest,
         routed: _Routed,
         may_block: bool = True,
+        identity: Identity = ADMIN,
         defer_forward: bool = False,
     ) -> Reply:
         """The controller's reply to an authenticated request; ``routed`` learns the route."""
         match = self._match(request)
+        self._check_scope(identity, request, match)
         if match is None:
             routed.action = "metrics"
             return Reply(200, self._metrics(), METRICS_CONTENT_TYPE)  # type: ignore[misc]
@@ -553,13 +614,28 @@ class Api:
         if self._shared and not routed.refreshed:
             self._refresh(request, may_block)
         if request.method in _READS:
-            return route.controller(Call(self.services, request, match.params, body))
-        # Changes are audited with the request that made them.
-        token = current_source.set(AuditSource(request.client, request.method, request.path))
+            return route.controller(Call(self.services, request, match.params, body, identity))
+        # Changes are audited with the request that made them, and who made it.
+        token = current_source.set(
+            AuditSource(request.client, request.method, request.path, identity.name)
+        )
         try:
-            return route.controller(Call(self.services, request, match.params, body))
+            reply = route.controller(Call(self.services, request, match.params, body, identity))
         finally:
             current_source.reset(token)
+        kind = _RUNTIME_EVENTS.get(route.action)
+        events = self.services.events
+        if kind is not None and events is not None and reply.status < 300:
+            params = match.params
+            data: dict[str, object] = {"app": params.get("app", ""), "by": identity.name}
+            if "stream" in params:
+                data["stream"] = params["stream"]
+            if isinstance(body, dict):
+                for key in ("id", "name"):
+                    if isinstance(body.get(key), str):
+                        data[key] = body[key]
+            events.publish(kind, params.get("vhost", ""), data)
+        return reply
 
     def _refresh(self, request: ApiRequest, may_block: bool = True) -> None:
         """Show what other processes changed: one counter read when nothing did."""
@@ -599,6 +675,10 @@ class Api:
             if reply.content_type is JSON_CONTENT_TYPE
             else ("Content-Type", reply.content_type)
         )
+        stream = reply.stream
+        if stream is not None:  # the event feed: no length, the body goes on
+            headers = (*cors, *extra, kind, _SERVER)
+            return ApiResponse(reply.status, headers, body, route, stream)
         headers = (*cors, *extra, kind, _SERVER, ("Content-Length", str(len(body))))
         if request.method == "HEAD":
             body = b""

@@ -21,6 +21,25 @@ EMPTY_TOKEN = "Empty <AccessToken> is not allowed"
 # omeapi: <Managers><Host><Names> decides which Host may reach the API
 HOST_NOT_ALLOWED = Message(403, "Host is not allowed: [{host}]")
 
+# omeapi: scoped access tokens (docs/compatibility.md, "Extensions")
+TOKEN_READ_ONLY = Message(403, "The access token is read-only: [{token}]")
+TOKEN_SERVER_WIDE = Message(
+    403, "The access token is limited to some virtual hosts and cannot call this: [{token}]"
+)
+TOKEN_NOT_FOR_VHOST = Message(
+    403, "The access token may not reach the virtual host: [{token}] [{vhost}]"
+)
+# omeapi: If-Match on config resources (docs/compatibility.md, "Extensions")
+PRECONDITION_FAILED = Message(
+    412, "The resource has changed since it was read (If-Match does not match its ETag)"
+)
+
+# omeapi: the event feed and sessions (docs/compatibility.md, "Extensions")
+EVENTS_UNAVAILABLE = Message(503, "The event feed needs a store that keeps events")
+TOO_MANY_SUBSCRIBERS = Message(503, "Too many event subscribers (limit: {limit}); try again")
+SESSIONS_NOT_SUPPORTED = Message(501, "The media engine does not support sessions")
+SESSION_NOT_FOUND = Message(404, "Could not find the session: [{session}]")
+
 # Routing and bodies
 INTERNAL_ERROR = Message(500, "Internal Server Error")
 CONTROLLER_NOT_FOUND = Message(404, "Controller not found")

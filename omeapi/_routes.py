@@ -16,6 +16,7 @@ import attrs
 from omeapi._controllers import (
     apps,
     channels,
+    extensions,
     jobs,
     profiles,
     server,
@@ -210,17 +211,26 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+_X = extensions.EXTENSION_PREFIX
+
+#: omeapi's own routes (docs/compatibility.md, "Extensions"), after OME's.
+EXTENSION_ROUTES: tuple[Route, ...] = (
+    # Answered where the request arrives: the feed is read from the store.
+    _r("GET", _X + r"/events", extensions.events, local=True),
+)
+
+
 def routes_for(actions: Sequence[str] = ()) -> tuple[Route, ...]:
     """:data:`ROUTES` with the newer stream actions named (OME 0.21 registers its STT
     actions after ``:sendSubtitles``).  None of them is local: they reach the engine."""
     if not actions:
-        return ROUTES
+        return (*ROUTES, *EXTENSION_ROUTES)
     last = next(i for i, r in enumerate(ROUTES) if r.controller is stream_actions.send_subtitles)
     extra = tuple(
         _r("POST", f"{_APP}/streams/{_STREAM}:{suffix}", NEWER_STREAM_ACTIONS[suffix], body=True)
         for suffix in actions
     )
-    return (*ROUTES[: last + 1], *extra, *ROUTES[last + 1 :])
+    return (*ROUTES[: last + 1], *extra, *ROUTES[last + 1 :], *EXTENSION_ROUTES)
 
 
 @attrs.frozen

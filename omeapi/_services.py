@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from omeapi._config import ServerConfig
     from omeapi._engine.protocol import MediaEngine
     from omeapi._state.certificates import Certificates
+    from omeapi._state.events import EventFeed
     from omeapi._state.follow import StoreFollower
     from omeapi._state.registry import Registry
     from omeapi._state.restart import RestartCoordinator
@@ -49,3 +50,5 @@ class Services:
     owns_store: bool = True
     #: the OME version whose wire the API speaks (names, routes, answer fields)
     wire: OmeWire = attrs.field(factory=wire_for)
+    #: the event feed of this process (omeapi extension; None: no feed)
+    events: EventFeed | None = None

@@ -1,5 +1,5 @@
-"""The ``omeapi`` command: ``omeapi check FILE``, ``omeapi audit [FILE]`` (and
-``omeapi serve`` where installed); ``omeapi --version``."""
+"""The ``omeapi`` command: ``omeapi check FILE``, ``omeapi audit [FILE]``, ``omeapi token
+add|list|revoke`` (and ``omeapi serve`` where installed); ``omeapi --version``."""
 
 # The module docstring is reST for the docs; --help prints DESCRIPTION, in plain text.
 
@@ -23,8 +23,9 @@ __all__ = ["build_parser", "main"]
 #: What ``omeapi --help`` says before the verbs.
 DESCRIPTION = (
     "OvenMediaEngine's REST management API: validate a Server.xml (omeapi check FILE), "
-    "serve its API (omeapi serve [FILE]) or read the audit log of its store "
-    "(omeapi audit [FILE]). FILE defaults to Server.xml where it may be left out."
+    "serve its API (omeapi serve [FILE]), read the audit log of its store "
+    "(omeapi audit [FILE]) or manage scoped access tokens (omeapi token add|list|revoke). "
+    "FILE defaults to Server.xml where it may be left out."
 )
 
 #: The help of a FILE argument that may be left out.
@@ -184,6 +185,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete all but the newest N records (instead of printing the log)",
     )
     audit.set_defaults(run=_audit)
+    token = verbs.add_parser(
+        "token",
+        help="manage scoped access tokens kept in the API's store (read-only, some vhosts)",
+    )
+    token_verbs = token.add_subparsers(dest="token_verb", metavar="add|list|revoke")
+    token_verbs.required = True
+    add = token_verbs.add_parser("add", help="create a token and print it (once)")
+    add.add_argument("name", help="what the audit log calls the token's changes (one word)")
+    add.add_argument("--read-only", action="store_true", help="reads only (GET, stats)")
+    add.add_argument(
+        "--vhost",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="limit the token to this virtual host (repeat for several; default: all)",
+    )
+    listing = token_verbs.add_parser("list", help="list the tokens (never the secrets)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    revoke = token_verbs.add_parser("revoke", help="delete a token (by id or name)")
+    revoke.add_argument("token", metavar="ID_OR_NAME")
+    for sub in (add, listing, revoke):
+        sub.add_argument(
+            "--file",
+            default="Server.xml",
+            help="Server.xml naming the store in <Storage> (default: Server.xml)",
+        )
+        sub.add_argument("--store", metavar="LOCATION", help=_STORE_HELP)
+    token.set_defaults(run=_token)
     return parser
 
 
@@ -306,6 +335,108 @@ def _audit(args: argparse.Namespace) -> int:
         return 1
     for record in records:
         print(format_record(record, as_json=args.json))
+    return 0
+
+
+def _cli_store_location(file: str, override: str | None, verb: str) -> str | None:
+    """The store ``omeapi audit`` / ``omeapi token`` works on, or None (said why)."""
+    from omeapi._stores.open import store_location
+
+    if override is not None:
+        location = override
+    else:
+        try:
+            config = load_server_config(file)
+        except ConfigError as exc:
+            print(exc.located(), file=sys.stderr)
+            return None
+        found = store_location(config)
+        if found is None:
+            print(
+                f"omeapi {verb}: {file} keeps no store (<Managers><API><Storage> is absent "
+                "or disabled)",
+                file=sys.stderr,
+            )
+            return None
+        location = found
+    if location == "memory":
+        print(f"omeapi {verb}: the in-memory store ends with its process", file=sys.stderr)
+        return None
+    return location
+
+
+def _token(args: argparse.Namespace) -> int:
+    import json
+
+    from omeapi._access.tokens import new_token
+    from omeapi._errors import StoreConflict, StoreError
+    from omeapi._stores.base import TokenStore
+    from omeapi._stores.open import open_store, sqlite_file
+
+    location = _cli_store_location(args.file, args.store, "token")
+    if location is None:
+        return 1
+    if "://" not in location:
+        location = sqlite_file(location)
+        if args.token_verb != "add" and not os.path.exists(location):
+            print(f"omeapi token: no store at {location}", file=sys.stderr)
+            return 1
+    try:
+        store = open_store(location)
+        try:
+            if not isinstance(store, TokenStore):  # pragma: no cover - ours all keep tokens
+                print(f"omeapi token: {store.location} keeps no tokens", file=sys.stderr)
+                return 1
+            if args.token_verb == "add":
+                try:
+                    secret, stored = new_token(
+                        args.name, read_only=args.read_only, vhosts=args.vhost
+                    )
+                    store.add_token(stored)
+                except ValueError as exc:
+                    print(f"omeapi token: {exc}", file=sys.stderr)
+                    return 2
+                except StoreConflict:
+                    print(f"omeapi token: a token named {args.name} exists", file=sys.stderr)
+                    return 1
+                scope = ("read-only" if stored.read_only else "read-write") + (
+                    f", vhosts {', '.join(stored.vhosts)}" if stored.vhosts else ", all vhosts"
+                )
+                print(
+                    f"omeapi token: added {stored.name} (id {stored.id}; {scope})", file=sys.stderr
+                )
+                print(secret)
+                return 0
+            if args.token_verb == "revoke":
+                gone = store.revoke_token(args.token)
+                if gone is None:
+                    print(f"omeapi token: no token {args.token}", file=sys.stderr)
+                    return 1
+                print(f"omeapi token: revoked {gone.name} (id {gone.id})")
+                return 0
+            tokens = store.load().tokens
+        finally:
+            store.close()
+    except StoreError as exc:
+        print(f"omeapi token: {exc}", file=sys.stderr)
+        return 1
+    for t in tokens:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": t.id,
+                        "name": t.name,
+                        "readOnly": t.read_only,
+                        "vhosts": list(t.vhosts),
+                        "created": t.created,
+                    },
+                    sort_keys=True,
+                )
+            )
+        else:
+            scope = "read-only" if t.read_only else "read-write"
+            print(f"{t.id} {t.name} {scope} {','.join(t.vhosts) or '*'}")
     return 0
 
 

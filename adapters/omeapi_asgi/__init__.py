@@ -22,6 +22,7 @@ uvicorn and hypercorn add a ``Server`` header of their own next to OME's unless 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -171,6 +172,52 @@ async def _send_response(send: Send, response: ApiResponse) -> None:
     ]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
+
+
+async def _send_stream(receive: Receive, send: Send, response: ApiResponse) -> None:
+    """The event feed on the event loop: woken from the feed's thread, no thread held."""
+    stream = response.stream
+    assert stream is not None
+    loop = asyncio.get_running_loop()
+    ready = asyncio.Event()
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(ready.set)
+
+    stream.set_waker(wake)
+    headers = [
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
+    ]
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+        ready.set()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if response.body:
+            await send({"type": "http.response.body", "body": response.body, "more_body": True})
+        while not gone.is_set():
+            chunk = stream.poll()
+            if chunk is not None:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                continue
+            if stream.ended:
+                break
+            ready.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(ready.wait(), max(stream.due(), 0.05))
+        if not gone.is_set():
+            await send({"type": "http.response.body", "body": b""})
+    except OSError:
+        pass
+    finally:
+        watcher.cancel()
+        stream.close()
 
 
 def _pool_size(api: Api | None) -> int:
@@ -323,6 +370,9 @@ class AsgiApp:
             response = outcome.finish(await self._forwarded(request))
         else:
             response = outcome
+        if response.stream is not None:
+            await _send_stream(receive, send, response)
+            return
         with contextlib.suppress(OSError):  # ASGI 2.4: sending to a gone client raises
             await _send_response(send, response)
 

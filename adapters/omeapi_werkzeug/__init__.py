@@ -273,11 +273,26 @@ class WsgiApp:
         start_response: StartResponse,
         response: ApiResponse,
         extra: tuple[tuple[str, str], ...] = (),
-    ) -> list[bytes]:
+    ) -> Iterable[bytes]:
         start_response(_status_line(response.status), [*response.headers, *extra])
+        if response.stream is not None:
+            # The event feed: this thread is the subscriber's until the client goes (the
+            # server closes the iterable then, which ends the subscription).
+            return _streamed(response.body, response.stream)
         # A list, not a tuple: granian sends a list as one buffer and iterates anything else
         # chunk by chunk through a channel (see docs/performance.md).
         return [response.body]
+
+
+def _streamed(first: bytes, stream: Iterable[bytes]) -> Iterator[bytes]:
+    try:
+        if first:
+            yield first
+        yield from stream
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 
 def create_app(

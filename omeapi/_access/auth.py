@@ -23,9 +23,11 @@ import itertools
 import logging
 import math
 import re
+from collections.abc import Callable
 from typing import Protocol
 
 from omeapi import _messages as msg
+from omeapi._access.tokens import ADMIN, Identity
 from omeapi._errors import AuthError, ConfigError, TooManyAttempts, WouldBlock
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "UNSUPPORTED_TYPE",
     "AuthVerifier",
     "Brake",
+    "TokenLookup",
     "decode_base64",
     "parse_credential",
 ]
@@ -102,6 +105,11 @@ def parse_credential(value: str) -> bytes:
     return decoded
 
 
+#: Finds the scoped token whose SHA-256 digest is given (``may_block``: whether it may ask
+#: the store; else it raises WouldBlock when it would have to).
+TokenLookup = Callable[[bytes, bool], Identity | None]
+
+
 class Brake(Protocol):
     """The brute-force brake :class:`AuthVerifier` consults (see
     :class:`~omeapi._state.brake.FailureBrake`): it keeps its own counts."""
@@ -165,9 +173,16 @@ class AuthVerifier:
         return cls(token, brake=brake)
 
     def verify(
-        self, authorization: str | None, client: str = "", *, may_block: bool = True
-    ) -> None:
-        """Return if ``authorization`` carries the token, else raise.
+        self,
+        authorization: str | None,
+        client: str = "",
+        *,
+        may_block: bool = True,
+        lookup: TokenLookup | None = None,
+    ) -> Identity:
+        """Who ``authorization`` is: :data:`~omeapi._access.tokens.ADMIN` for the
+        ``<AccessToken>``, a scoped token's identity (found by ``lookup``), else raise.
+        A scoped token goes through the same brake and constant-time digest comparison.
 
         Raises :class:`~omeapi._errors.AuthError` with OME's message, or
         :class:`~omeapi._errors.TooManyAttempts` when ``client`` (its address) is braked.  A
@@ -183,9 +198,9 @@ class AuthVerifier:
         ):
             if brake is not None:
                 _succeeded(brake, client, may_block)
-            return
+            return ADMIN
         try:
-            self._verify_slowly(authorization)
+            identity = self._verify_slowly(authorization, lookup, may_block)
         except AuthError as error:
             if brake is not None and error.text != MISSING_HEADER:
                 if not may_block:
@@ -197,14 +212,37 @@ class AuthVerifier:
             raise
         if brake is not None:
             _succeeded(brake, client, may_block)
+        return identity
 
-    def _verify_slowly(self, authorization: str | None) -> None:
+    def identify(self, authorization: str | None, lookup: TokenLookup | None) -> Identity | None:
+        """Who ``authorization`` is, with no brake and no error (None: nobody); for a
+        process that answers requests another one has authenticated already."""
+        try:
+            return self.verify_quietly(authorization, lookup)
+        except AuthError:
+            return None
+
+    def verify_quietly(self, authorization: str | None, lookup: TokenLookup | None) -> Identity:
+        if authorization is not None and hmac.compare_digest(
+            _digest(authorization.encode("utf-8", "surrogatepass")), self._header_digest
+        ):
+            return ADMIN
+        return self._verify_slowly(authorization, lookup, True)
+
+    def _verify_slowly(
+        self, authorization: str | None, lookup: TokenLookup | None, may_block: bool
+    ) -> Identity:
         value = (authorization or "").strip(_OWS)
         if not value:
             raise AuthError(MISSING_HEADER)
-        decoded = parse_credential(value)
-        if not hmac.compare_digest(_digest(decoded), self._token_digest):
-            raise AuthError(BAD_CREDENTIAL)
+        digest = _digest(parse_credential(value))
+        if hmac.compare_digest(digest, self._token_digest):
+            return ADMIN
+        if lookup is not None:
+            found = lookup(digest, may_block)
+            if found is not None:
+                return found
+        raise AuthError(BAD_CREDENTIAL)
 
     def __repr__(self) -> str:
         return f"AuthVerifier(brake={self.brake!r})"

@@ -11,6 +11,7 @@ from omeapi._controllers.call import Call, check_reachable, require_array, requi
 from omeapi._controllers.outcomes import Outcomes, answer, answering
 from omeapi._errors import ApiError, AppOperationError, EngineResult
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok, ok_raw, plain
+from omeapi._wire.etag import check_if_match, etag_of_json, with_etag
 
 if TYPE_CHECKING:
     from omeapi._state.registry import AppEntry
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APP_CHANGE",
     "APP_DEFAULTS",
+    "app_etag",
     "create_apps",
     "deep_merge",
     "delete_app",
@@ -80,8 +82,14 @@ def _app_bytes(call: Call, entry: AppEntry) -> bytes:
     return call.services.wire.json_bytes(entry.api_json_bytes(), entry.api_json(), "app_out")
 
 
+def app_etag(config: ApplicationConfig) -> str:
+    """The app's entity tag (omeapi extension): a digest of its stored JSON."""
+    return etag_of_json(config.json_value)
+
+
 def get_app(call: Call) -> Reply:
-    return ok_raw(_app_bytes(call, call.app()[1]))
+    entry = call.app()[1]
+    return with_etag(ok_raw(_app_bytes(call, entry)), app_etag(entry.config))
 
 
 def get_app_raw(call: Call) -> Reply:
@@ -142,8 +150,11 @@ def patch_app(call: Call) -> Reply:
         if key in body:
             raise msg.CANNOT_CHANGE.error(key=key)
     body = call.services.wire.app_in(body)
+    if_match = call.request.headers.get("if-match")
 
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
+        # Checked on the config the change is made to (under the app's lock).
+        check_if_match(if_match, app_etag(current))
         # deep_merge builds new objects along the patch: the shared value is only read.
         merged = deep_merge(current.json_value, body)
         if merged == current.json_value:
@@ -152,12 +163,13 @@ def patch_app(call: Call) -> Reply:
 
     with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
         entry = call.services.coordinator.change_app(vhost.name, app.name, mutate, call.cause)
-    return ok_raw(_app_bytes(call, entry))
+    return with_etag(ok_raw(_app_bytes(call, entry)), app_etag(entry.config))
 
 
 def delete_app(call: Call) -> Reply:
     vhost, app = call.app()
     call.writable(vhost)
+    check_if_match(call.request.headers.get("if-match"), app_etag(app.config))
     with answering(_DELETE, vhost=vhost.name, app=app.name):
         call.services.coordinator.delete_app(vhost.name, app.name)
     return plain(200)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from omeapi import _messages as msg
+from omeapi._access.tokens import ADMIN, Identity
 from omeapi._wire.request import ApiRequest
 
 if TYPE_CHECKING:
@@ -20,11 +21,17 @@ class Call:
     The registry snapshot is taken once, so every lookup of a call sees the same state.
     """
 
-    __slots__ = ("body", "params", "request", "services", "snapshot")
+    __slots__ = ("body", "identity", "params", "request", "services", "snapshot")
 
     def __init__(
-        self, services: Services, request: ApiRequest, params: dict[str, str], body: Any = None
+        self,
+        services: Services,
+        request: ApiRequest,
+        params: dict[str, str],
+        body: Any = None,
+        identity: Identity = ADMIN,
     ) -> None:
+        self.identity = identity
         self.services = services
         self.request = request
         self.params = params

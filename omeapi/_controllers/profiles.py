@@ -16,6 +16,7 @@ from omeapi._controllers.call import Call, check_reachable, require_array, requi
 from omeapi._controllers.outcomes import answering
 from omeapi._errors import ApiError, ConfigError
 from omeapi._wire.envelope import ItemResult, Reply, dumps, multi, ok_raw, plain
+from omeapi._wire.etag import check_if_match, etag_of_json, with_etag
 
 if TYPE_CHECKING:
     from omeapi._state.registry import AppEntry, VhostEntry
@@ -57,9 +58,15 @@ def _index(profiles: Profiles, vhost: str, app: str, name: str) -> int:
     raise _not_found(vhost, app, name)
 
 
+def _etag(profile: OutputProfileConfig | None) -> str | None:
+    return None if profile is None else etag_of_json(profile.to_json())
+
+
 def get_profile(call: Call) -> Reply:
     vhost, app = call.app()
-    return ok_raw(dumps(call.services.wire.profile_out(_profile(call, vhost, app).to_json())))
+    profile = _profile(call, vhost, app)
+    reply = ok_raw(dumps(call.services.wire.profile_out(profile.to_json())))
+    return with_etag(reply, _etag(profile) or "")
 
 
 def validate_profile(item: Any) -> dict[str, Any]:
@@ -176,7 +183,10 @@ def patch_profile(call: Call) -> Reply:
         profiles[_index(profiles, vhost.name, app.name, name)] = {**body, "name": name}
         return True
 
+    if_match = call.request.headers.get("if-match")
+
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
+        check_if_match(if_match, _etag(current.profile(name)))
         return _edited(current, replace, call.services.config.environ)
 
     with answering(APP_CHANGE, vhost=vhost.name, app=app.name):
@@ -184,7 +194,8 @@ def patch_profile(call: Call) -> Reply:
     stored = entry.config.profile(name)
     if stored is None:  # OME answers 200 with `null` here; never us
         raise _not_found(vhost.name, app.name, name)
-    return ok_raw(dumps(call.services.wire.profile_out(stored.to_json())))
+    reply = ok_raw(dumps(call.services.wire.profile_out(stored.to_json())))
+    return with_etag(reply, _etag(stored) or "")
 
 
 def delete_profile(call: Call) -> Reply:
@@ -196,7 +207,10 @@ def delete_profile(call: Call) -> Reply:
         del profiles[_index(profiles, vhost.name, app.name, name)]
         return True
 
+    if_match = call.request.headers.get("if-match")
+
     def mutate(current: ApplicationConfig) -> ApplicationConfig:
+        check_if_match(if_match, _etag(current.profile(name)))
         return _edited(current, remove, call.services.config.environ)
 
     with answering(APP_CHANGE, vhost=vhost.name, app=app.name):

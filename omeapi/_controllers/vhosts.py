@@ -10,6 +10,7 @@ from omeapi._controllers.call import Call, check_reachable, require_array
 from omeapi._controllers.outcomes import Outcomes, answer, answering
 from omeapi._errors import ApiError, CertificateError, ConfigError, EngineError, EngineResult
 from omeapi._wire.envelope import ItemResult, Reply, multi, ok_raw, plain
+from omeapi._wire.etag import check_if_match, etag_of, with_etag
 
 __all__ = ["create_vhosts", "delete_vhost", "get_vhost", "list_vhosts"]
 
@@ -30,7 +31,8 @@ def list_vhosts(call: Call) -> Reply:
 def get_vhost(call: Call) -> Reply:
     vhost = call.vhost()
     wire = call.services.wire
-    return ok_raw(wire.json_bytes(vhost.json_bytes(), vhost.config.json_value, "vhost_out"))
+    reply = ok_raw(wire.json_bytes(vhost.json_bytes(), vhost.config.json_value, "vhost_out"))
+    return with_etag(reply, etag_of(vhost.json_bytes()))
 
 
 def _check(call: Call, vhost: VirtualHostConfig) -> None:
@@ -83,6 +85,8 @@ def create_vhosts(call: Call) -> Reply:
 def delete_vhost(call: Call) -> Reply:
     vhost = call.vhost()
     call.writable(vhost)
+    # A vhost is never changed in place: its tag moves only when it is created again.
+    check_if_match(call.request.headers.get("if-match"), etag_of(vhost.json_bytes()))
     with answering(_DELETE, vhost=vhost.name):
         call.services.coordinator.delete_vhost(vhost.name)
     return plain(200)

@@ -114,6 +114,8 @@ def entry(summary: dict[str, Any], clock: Callable[[], float] = time.time) -> Au
     source = current_source.get()
     if source is None:
         source = AuditSource("", "", "")
+    if source.actor:
+        summary = {**summary, "by": source.actor}
     return AuditEntry(clock(), source.client, source.method, source.path, summary)
 
 

@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
+from omeapi._access.tokens import Identity, token_table
 from omeapi._config import (
     ApplicationConfig,
     VirtualHostConfig,
@@ -214,13 +215,18 @@ class VhostMap(Mapping[str, VhostEntry]):
         return self._len
 
 
+_NO_TOKENS: Mapping[bytes, Identity] = {}
+
+
 class Snapshot:
-    """The whole registry at one moment (never modified)."""
+    """The whole registry at one moment (never modified); ``tokens`` are the store's
+    scoped access tokens, by SHA-256 digest."""
 
-    __slots__ = ("_names", "vhosts")
+    __slots__ = ("_names", "tokens", "vhosts")
 
-    def __init__(self, vhosts: VhostMap) -> None:
+    def __init__(self, vhosts: VhostMap, tokens: Mapping[bytes, Identity] = _NO_TOKENS) -> None:
         self.vhosts: VhostMap = vhosts
+        self.tokens = tokens
         self._names: bytes | None = None
 
     def names_bytes(self) -> bytes:
@@ -345,7 +351,7 @@ class Registry:
             entry = self._restore(stored, current.get(stored.name))
             if entry is not None:
                 out[stored.name] = entry
-        self._publish(out)
+        self._publish(out, token_table(state.tokens) if state.tokens else _NO_TOKENS)
         self._seen = state.version
 
     def _restore(self, stored: StoredVhost, existing: VhostEntry | None) -> VhostEntry | None:
@@ -476,8 +482,13 @@ class Registry:
             self._seen = version
         return version
 
-    def _publish(self, vhosts: Mapping[str, VhostEntry]) -> None:
+    def _publish(
+        self, vhosts: Mapping[str, VhostEntry], tokens: Mapping[bytes, Identity] | None = None
+    ) -> None:
         # One attribute assignment: readers see the old or the new snapshot, nothing between.
         # A writer hands a VhostMap derived from the current one (the cost of the change);
         # a reload hands a whole new mapping.
-        self._snapshot = Snapshot(vhosts if isinstance(vhosts, VhostMap) else VhostMap(vhosts))
+        self._snapshot = Snapshot(
+            vhosts if isinstance(vhosts, VhostMap) else VhostMap(vhosts),
+            self._snapshot.tokens if tokens is None else tokens,
+        )

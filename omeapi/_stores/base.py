@@ -37,6 +37,8 @@ __all__ = [
     "AuditRecord",
     "AuditRetention",
     "Change",
+    "EventLog",
+    "EventRecord",
     "FailureCounter",
     "Generation",
     "Store",
@@ -44,7 +46,9 @@ __all__ = [
     "StoreError",
     "StoreState",
     "StoredApp",
+    "StoredToken",
     "StoredVhost",
+    "TokenStore",
     "check_precondition",
     "node_name",
 ]
@@ -111,11 +115,27 @@ class StoredVhost:
 
 
 @attrs.frozen
+class StoredToken:
+    """A scoped access token as stored: never the token itself, only the hex SHA-256 of
+    it (``digest``).  ``read_only``: reads only; ``vhosts``: the vhosts it may reach
+    (empty: all).  ``created`` is POSIX time."""
+
+    id: str
+    name: str
+    digest: str = attrs.field(repr=False)
+    read_only: bool = False
+    vhosts: tuple[str, ...] = ()
+    created: float = 0.0
+
+
+@attrs.frozen
 class StoreState:
-    """Everything stored at one version: vhosts in creation order."""
+    """Everything stored at one version: vhosts in creation order, and the scoped
+    tokens."""
 
     version: int
     vhosts: tuple[StoredVhost, ...] = ()
+    tokens: tuple[StoredToken, ...] = ()
 
 
 @attrs.frozen
@@ -256,6 +276,67 @@ class FailureCounter(Protocol):
 
     def forget(self, client: str) -> None:
         """Forget ``client``'s failures.  May raise :class:`~omeapi.StoreError`."""
+
+
+#: How many events a store keeps for subscribers that resume (``Last-Event-ID``).
+EVENT_WINDOW = 1000
+
+
+@attrs.frozen
+class EventRecord:
+    """One event of the feed (an omeapi extension): ``id`` grows with every event,
+    ``kind`` such as ``config.changed`` or ``stream.started``, the vhost it concerns
+    (empty: the whole server) and its data (JSON)."""
+
+    id: int
+    time: float
+    kind: str
+    vhost: str
+    data: Json = attrs.field(eq=False)
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """A store that keeps the event feed's recent events (every store of this package
+    does): config changes are appended in the change's own transaction, runtime events by
+    the process that owns the engine.  Only the last :data:`EVENT_WINDOW` are kept."""
+
+    def append_event(self, kind: str, vhost: str, data: Json, when: float) -> int:
+        """Append an event; its id."""
+
+    def events_after(self, after: int, limit: int = 500) -> list[EventRecord]:
+        """The events with an id above ``after``, oldest first, at most ``limit``."""
+
+    def last_event_id(self) -> int:
+        """The newest event's id (0: none yet)."""
+
+
+def config_event(audit: AuditEntry, version: int) -> tuple[str, str, Json]:
+    """The event a config change's audit entry makes: kind, vhost, data."""
+    summary = audit.summary
+    vhost = str(summary.get("vhost", "")) if isinstance(summary, dict) else ""
+    data = {
+        "version": version,
+        "method": audit.method,
+        "path": audit.path,
+        "change": summary,
+    }
+    return "config.changed", vhost, data
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """A store that keeps scoped access tokens (every store of this package does).  A
+    token change moves the change counter (and the generation), like any change, so every
+    process sees it at its next request.  Kept out of :class:`Store` so that an
+    embedder's own store without it still is a store (then only the admin token works)."""
+
+    def add_token(self, token: StoredToken) -> int:
+        """Store ``token``; returns the new version.  Raises :class:`StoreConflict`
+        when a token of that id or name exists."""
+
+    def revoke_token(self, id_or_name: str) -> StoredToken | None:
+        """Delete the token with that id or name; the token deleted, or None."""
 
 
 @runtime_checkable

@@ -12,13 +12,18 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from omeapi._stores.base import (
+    EVENT_WINDOW,
     AuditRecord,
     AuditRetention,
     Change,
+    EventRecord,
+    StoreConflict,
     StoredApp,
+    StoredToken,
     StoredVhost,
     StoreState,
     check_precondition,
+    config_event,
     node_name,
 )
 
@@ -71,6 +76,9 @@ class MemoryStore:
         self._node = node_name()
         #: the version the change being applied will have (rows written get it as revision)
         self._writing = 0
+        self._tokens: dict[str, StoredToken] = {}
+        self._events: deque[EventRecord] = deque(maxlen=EVENT_WINDOW)
+        self._event_ids = 0
 
     # -- the Store interface ----------------------------------------------------------
 
@@ -90,6 +98,7 @@ class MemoryStore:
                     )
                     for name, v in self._vhosts.items()
                 ),
+                tuple(self._tokens.values()),
             )
 
     def apply(self, change: Change) -> int:
@@ -117,12 +126,52 @@ class MemoryStore:
                         self._node,
                     )
                 )
+                self._append_event(*config_event(audit, version), audit.time)
             self._writes += 1
             retention = self.audit_retention
             if retention is not None and retention.due(self._writes):
                 self.prune_audit(retention)
             self._changed.notify_all()
             return version
+
+    def append_event(self, kind: str, vhost: str, data: Json, when: float) -> int:
+        with self._lock:
+            return self._append_event(kind, vhost, data, when)
+
+    def _append_event(self, kind: str, vhost: str, data: Json, when: float) -> int:
+        self._event_ids += 1
+        self._events.append(EventRecord(self._event_ids, when, kind, vhost, data))
+        return self._event_ids
+
+    def events_after(self, after: int, limit: int = 500) -> list[EventRecord]:
+        with self._lock:
+            if not self._events or self._events[-1].id <= after:
+                return []
+            return [e for e in self._events if e.id > after][:limit]
+
+    def last_event_id(self) -> int:
+        return self._event_ids
+
+    def add_token(self, token: StoredToken) -> int:
+        with self._lock:
+            if any(t.id == token.id or t.name == token.name for t in self._tokens.values()):
+                raise StoreConflict("token_exists", f"token {token.name} exists")
+            self._tokens[token.id] = token
+            return self._moved()
+
+    def revoke_token(self, id_or_name: str) -> StoredToken | None:
+        with self._lock:
+            for token in self._tokens.values():
+                if id_or_name in (token.id, token.name):
+                    del self._tokens[token.id]
+                    self._moved()
+                    return token
+            return None
+
+    def _moved(self) -> int:
+        self._version += 1
+        self._changed.notify_all()
+        return self._version
 
     def _write(self, change: Change) -> None:
         kind = change.kind

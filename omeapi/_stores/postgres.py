@@ -42,6 +42,7 @@ from omeapi._stores.sql import (
     APPS_QUERY,
     POSTGRES,
     SCHEMA_VERSION,
+    TOKENS_QUERY,
     VERSION_QUERY,
     VHOSTS_QUERY,
     Execute,
@@ -184,7 +185,8 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
                 row = conn.execute(VERSION_QUERY).fetchone()
                 vhosts = conn.execute(VHOSTS_QUERY).fetchall()
                 apps = conn.execute(APPS_QUERY).fetchall()
-        return state_of(int(row[0]) if row else 0, vhosts, apps)
+                tokens = conn.execute(TOKENS_QUERY).fetchall()
+        return state_of(int(row[0]) if row else 0, vhosts, apps, tokens)
 
     def apply(self, change: Change) -> int:
         version = self.transaction(lambda execute: self._apply(execute, change))
@@ -198,9 +200,12 @@ class PostgresStore(SqlStore["psycopg.Connection[Any]"]):
         return self._read_generation() if self._listening else None
 
     def _apply(self, execute: Execute, change: Change) -> int:
+        return self._apply_in(execute, self._count_change(execute), change)
+
+    def _count_change(self, execute: Execute) -> int:
         row = execute("UPDATE omeapi_meta SET version = version + 1 RETURNING version").fetchone()
         assert row is not None
-        version = self._apply_in(execute, int(row[0]), change)
+        version = int(row[0])
         # Delivered at commit (and not at all on a rollback): the other nodes' followers.
         execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(version)))
         return version

@@ -15,20 +15,25 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
 from omeapi._stores.base import (
+    EVENT_WINDOW,
     AuditRecord,
     AuditRetention,
     Change,
+    EventRecord,
+    StoreConflict,
     StoredApp,
+    StoredToken,
     StoredVhost,
     StoreError,
     StoreState,
     check_precondition,
+    config_event,
     node_name,
 )
 from omeapi._stores.generation import GenerationFile
@@ -37,6 +42,7 @@ __all__ = [
     "POSTGRES",
     "SCHEMA_VERSION",
     "SQLITE",
+    "TOKENS_QUERY",
     "Dialect",
     "Execute",
     "SqlFailureCounter",
@@ -143,6 +149,23 @@ def schema(d: Dialect) -> tuple[str, ...]:
             failures INTEGER NOT NULL
         )""",
         "CREATE INDEX IF NOT EXISTS omeapi_brake_since ON omeapi_brake (since)",
+        # The event feed's recent events (the last EVENT_WINDOW).
+        f"""CREATE TABLE IF NOT EXISTS omeapi_events (
+            id {d.serial_key},
+            time {d.double} NOT NULL,
+            kind TEXT NOT NULL,
+            vhost TEXT NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        # Scoped access tokens: only their SHA-256 is kept.
+        f"""CREATE TABLE IF NOT EXISTS omeapi_tokens (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            digest TEXT NOT NULL UNIQUE,
+            read_only INTEGER NOT NULL,
+            vhosts TEXT NOT NULL,
+            created {d.double} NOT NULL
+        )""",
     )
 
 
@@ -155,11 +178,17 @@ def _dumps(value: Any) -> str:
 VERSION_QUERY = "SELECT version FROM omeapi_meta"
 VHOSTS_QUERY = "SELECT name, revision, config FROM omeapi_vhosts ORDER BY position, name"
 APPS_QUERY = "SELECT vhost, name, revision, config FROM omeapi_apps ORDER BY position, name"
+TOKENS_QUERY = (
+    "SELECT id, name, digest, read_only, vhosts, created FROM omeapi_tokens ORDER BY created, id"
+)
 _AUDIT_QUERY = "SELECT id, version, time, client, method, path, summary, node FROM omeapi_audit"
 
 
-def state_of(version: int, vhosts: list[Any], apps: list[Any]) -> StoreState:
-    """The stored state from the rows of :data:`VHOSTS_QUERY` and :data:`APPS_QUERY`."""
+def state_of(
+    version: int, vhosts: Sequence[Any], apps: Sequence[Any], tokens: Sequence[Any] = ()
+) -> StoreState:
+    """The stored state from the rows of :data:`VHOSTS_QUERY`, :data:`APPS_QUERY` and
+    :data:`TOKENS_QUERY`."""
     by_vhost: dict[str, list[StoredApp]] = {}
     for vhost, name, revision, config in apps:
         by_vhost.setdefault(vhost, []).append(StoredApp(name, json.loads(config), int(revision)))
@@ -168,6 +197,10 @@ def state_of(version: int, vhosts: list[Any], apps: list[Any]) -> StoreState:
         tuple(
             StoredVhost(name, json.loads(config), tuple(by_vhost.get(name, ())), int(revision))
             for name, revision, config in vhosts
+        ),
+        tuple(
+            StoredToken(id_, name, digest, bool(read_only), tuple(json.loads(hosts)), float(when))
+            for id_, name, digest, read_only, hosts, when in tokens
         ),
     )
 
@@ -218,6 +251,26 @@ def checked_write(execute: Execute, d: Dialect, change: Change, version: int, no
                 node,
             ),
         )
+        insert_event(execute, d, *config_event(audit, version), audit.time)
+
+
+_EVENTS_QUERY = "SELECT id, time, kind, vhost, data FROM omeapi_events"
+
+
+def insert_event(
+    execute: Execute, d: Dialect, kind: str, vhost: str, data: Any, when: float
+) -> None:
+    """Append an event in the caller's transaction; now and then the events beyond the
+    window go."""
+    execute(
+        d.sql("INSERT INTO omeapi_events (time, kind, vhost, data) VALUES (?, ?, ?, ?)"),
+        (when, kind, vhost, _dumps(data)),
+    )
+    # A range of the key: cheap, and the table never holds much more than the window.
+    execute(
+        d.sql("DELETE FROM omeapi_events WHERE id <= (SELECT MAX(id) FROM omeapi_events) - ?"),
+        (EVENT_WINDOW,),
+    )
 
 
 def _write_change(execute: Execute, d: Dialect, change: Change, version: int) -> None:
@@ -456,6 +509,82 @@ class SqlStore(abc.ABC, Generic[Conn]):
         if retention is not None and retention.due(self._writes):
             prune(execute, self.dialect, retention, time.time())
         return version
+
+    @abc.abstractmethod
+    def _count_change(self, execute: Execute) -> int:
+        """Move the change counter in the caller's transaction; the new version (and
+        whatever tells other nodes about it)."""
+
+    def add_token(self, token: StoredToken) -> int:
+        d = self.dialect
+
+        def work(execute: Execute) -> int:
+            found = execute(
+                d.sql("SELECT 1 FROM omeapi_tokens WHERE id = ? OR name = ?"),
+                (token.id, token.name),
+            ).fetchone()
+            if found is not None:
+                raise StoreConflict("token_exists", f"token {token.name} exists")
+            version = self._count_change(execute)
+            execute(
+                d.sql(
+                    "INSERT INTO omeapi_tokens (id, name, digest, read_only, vhosts, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?)"
+                ),
+                (
+                    token.id,
+                    token.name,
+                    token.digest,
+                    int(token.read_only),
+                    _dumps(list(token.vhosts)),
+                    token.created,
+                ),
+            )
+            return version
+
+        version = self.transaction(work)
+        self._bump()
+        return version
+
+    def revoke_token(self, id_or_name: str) -> StoredToken | None:
+        d = self.dialect
+
+        def work(execute: Execute) -> StoredToken | None:
+            rows = execute(
+                d.sql(TOKENS_QUERY.replace(" ORDER BY", " WHERE id = ? OR name = ? ORDER BY")),
+                (id_or_name, id_or_name),
+            ).fetchall()
+            if not rows:
+                return None
+            token = state_of(0, [], [], rows[:1]).tokens[0]
+            self._count_change(execute)
+            execute(d.sql("DELETE FROM omeapi_tokens WHERE id = ?"), (token.id,))
+            return token
+
+        token = self.transaction(work)
+        if token is not None:
+            self._bump()
+        return token
+
+    def append_event(self, kind: str, vhost: str, data: Any, when: float) -> int:
+        d = self.dialect
+
+        def work(execute: Execute) -> int:
+            insert_event(execute, d, kind, vhost, data, when)
+            row = execute("SELECT MAX(id) FROM omeapi_events").fetchone()
+            return int(row[0])
+
+        return self.transaction(work)
+
+    def events_after(self, after: int, limit: int = 500) -> list[EventRecord]:
+        rows = self._read(
+            _EVENTS_QUERY + self.dialect.sql(" WHERE id > ? ORDER BY id LIMIT ?"), (after, limit)
+        )
+        return [EventRecord(int(i), float(t), k, v, json.loads(data)) for i, t, k, v, data in rows]
+
+    def last_event_id(self) -> int:
+        rows = self._read("SELECT MAX(id) FROM omeapi_events", ())
+        return int(rows[0][0] or 0) if rows else 0
 
     def audit_log(self, since: float | None = None) -> list[AuditRecord]:
         query, params = _AUDIT_QUERY, tuple[float, ...]()

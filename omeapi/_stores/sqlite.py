@@ -34,6 +34,7 @@ from omeapi._stores.sql import (
     APPS_QUERY,
     SCHEMA_VERSION,
     SQLITE,
+    TOKENS_QUERY,
     VERSION_QUERY,
     VHOSTS_QUERY,
     Execute,
@@ -149,9 +150,10 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
                 version = int(conn.execute(VERSION_QUERY).fetchone()[0])
                 vhosts = conn.execute(VHOSTS_QUERY).fetchall()
                 apps = conn.execute(APPS_QUERY).fetchall()
+                tokens = conn.execute(TOKENS_QUERY).fetchall()
             finally:
                 conn.execute("COMMIT")
-        return state_of(version, vhosts, apps)
+        return state_of(version, vhosts, apps, tokens)
 
     def apply(self, change: Change) -> int:
         version = self.transaction(lambda execute: self._apply(execute, change))
@@ -165,9 +167,11 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
     generation = SqlStore._read_generation
 
     def _apply(self, execute: Execute, change: Change) -> int:
+        return self._apply_in(execute, self._count_change(execute), change)
+
+    def _count_change(self, execute: Execute) -> int:
         execute("UPDATE omeapi_meta SET version = version + 1")
-        version = int(execute(VERSION_QUERY).fetchone()[0])
-        return self._apply_in(execute, version, change)
+        return int(execute(VERSION_QUERY).fetchone()[0])
 
     def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
         return self._flock(name)

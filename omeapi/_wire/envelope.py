@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omeapi._errors import REASON_PHRASES, ApiError, ConfigError, reason_phrase
+
+if TYPE_CHECKING:
+    from omeapi._wire.request import ResponseStream
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -40,7 +43,7 @@ class Reply:
     ``content_type`` says otherwise; ``headers`` to add (an answer given by another process
     brings its error's headers along)."""
 
-    __slots__ = ("body", "content_type", "headers", "status")
+    __slots__ = ("body", "content_type", "headers", "status", "stream")
 
     def __init__(
         self,
@@ -48,9 +51,11 @@ class Reply:
         body: bytes,
         content_type: str = JSON_CONTENT_TYPE,
         headers: tuple[tuple[str, str], ...] = (),
+        stream: ResponseStream | None = None,
     ) -> None:
         self.status = status
         self.body = body
+        self.stream = stream
         self.content_type = content_type
         self.headers = headers
 

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Protocol
 
 import attrs
 
-__all__ = ["ApiRequest", "ApiResponse"]
+__all__ = ["ApiRequest", "ApiResponse", "ResponseStream"]
+
+
+class ResponseStream(Protocol):
+    """A response body that goes on (the event feed): iterate it where blocking is
+    allowed, or :meth:`poll` it when woken (an event loop)."""
+
+    ended: bool
+
+    def poll(self) -> bytes | None:
+        """What is ready now, or None (then, with ``ended``, the stream is over)."""
+
+    def due(self) -> float:
+        """Seconds after which :meth:`poll` has something (a heartbeat) at the latest."""
+
+    def set_waker(self, waker: Callable[[], None]) -> None:
+        """Call ``waker`` from any thread when :meth:`poll` has something."""
+
+    def close(self) -> None:
+        """The client has gone."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
 
 
 def _lower_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -76,6 +98,8 @@ class ApiResponse:
     body: bytes = b""
     #: the name of the route that answered (``""`` when none did), for logs and metrics
     route: str = ""
+    #: a body that goes on after ``body`` (the event feed), or None
+    stream: ResponseStream | None = attrs.field(default=None, eq=False, repr=False)
 
     def header(self, name: str) -> str | None:
         """The first header called ``name`` (case-insensitive)."""
