@@ -493,7 +493,7 @@ def test_handle_runs_off_the_loop_in_a_bounded_pool(
 
     api.handle = slow  # type: ignore[method-assign]
     # As if every request needed a thread (the engine, a store round trip).
-    api.handle_nonblocking = lambda request: None  # type: ignore[method-assign]
+    api.handle_nonblocking = lambda request, **_: None  # type: ignore[method-assign]
 
     async def many() -> tuple[list[Answer], int]:
         loop_thread = threading.get_ident()
