@@ -241,3 +241,29 @@ def test_internals(rt: Runtime) -> None:
     assert queues and all(set(q) == keys for q in queues)
     assert [q["id"] for q in queues] == list(range(1, len(queues) + 1))
     assert "urn:ome:default:#default#app:s1:mediarouter" in {q["urn"] for q in queues}
+
+
+def test_a_vhost_made_again_starts_from_zero_traffic() -> None:
+    """An app's share of its vhost's rates is taken back from the counter it was added to:
+    a vhost deleted and made again under its name starts at zero, never below (the
+    conformance suite found ``lastThroughputIn`` at -2628000 here)."""
+    from omeapi import PullRequest, SimulatedEngine, application_from_json, virtual_host_from_json
+
+    now = [1000.0]
+    engine = SimulatedEngine(clock=lambda: now[0])
+    vhost = virtual_host_from_json({"name": "v1"})
+    app = application_from_json({"name": "a", "type": "live", "providers": {"rtspPull": {}}})
+    engine.create_virtual_host(vhost)
+    engine.create_application("v1", app)
+    engine.create_pull_stream("v1", "a", PullRequest("s", ("rtsp://origin.example.com/a/s",)))
+    now[0] += 5
+    assert (engine.metrics("v1") or pytest.fail()).last_throughput_in > 0
+    engine.delete_application("v1", "a")
+    engine.delete_virtual_host("v1")
+    engine.create_virtual_host(vhost)
+    now[0] += 5
+    again = engine.metrics("v1")
+    server = engine.metrics()
+    assert again is not None and server is not None
+    assert (again.last_throughput_in, again.last_throughput_out) == (0, 0)
+    assert (server.last_throughput_in, server.last_throughput_out) == (0, 0)

@@ -94,7 +94,10 @@ class Clock:
         above = (w.server, vhost_counter)
         added = w.added.pop(key, None)
         if added is not None:
-            _withdraw(above, *added)
+            # From the vhost counter it was added to: the vhost may have been deleted and
+            # made again since, with a counter that never had this app's share.
+            then, rate_in, rate_out, conns = added
+            _withdraw((w.server, then), rate_in, rate_out, conns)
         state = w.app_state(vhost, app)
         if state is None:  # stopped: nothing of it is left
             for name in w.app_lives.pop(key, ()):
@@ -112,7 +115,12 @@ class Clock:
                 self._flow(vhost, app, name, live, state, chain, now)
         counter.settle(now)
         if counter.rate_in or counter.rate_out or counter.connections:
-            w.added[key] = (counter.rate_in, counter.rate_out, dict(counter.connections))
+            w.added[key] = (
+                vhost_counter,
+                counter.rate_in,
+                counter.rate_out,
+                dict(counter.connections),
+            )
         names = w.app_lives.get(key)
         if names is not None and len(names) != len(alive):
             for name in names - alive:

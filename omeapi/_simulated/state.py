@@ -238,8 +238,9 @@ class World:
         self.dirty: dict[tuple[str, str], None] = {}
         #: per vhost, its apps with streams or jobs (every other app is idle: nothing flows)
         self.busy: dict[str, dict[str, None]] = {}
-        #: what each app adds to its vhost's and the server's rates and connections
-        self.added: dict[tuple[str, str], tuple[int, int, dict[str, int]]] = {}
+        #: what each app adds to its vhost's and the server's rates and connections, with
+        #: the vhost counter it was added to
+        self.added: dict[tuple[str, str], tuple[Counter, int, int, dict[str, int]]] = {}
         #: when an app's jobs next change state by themselves: a heap, and each app's earliest
         self.due: list[tuple[float, str, str]] = []
         self.next_due: dict[tuple[str, str], float] = {}
