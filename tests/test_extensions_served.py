@@ -262,3 +262,39 @@ def test_event_feed(served: Served) -> None:
     # A read-only token may subscribe; a bad one may not.
     status, _, _ = served.call("GET", "/x-omeapi/v1/events", auth=basic("nope"))
     assert status == 401
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+def test_sessions(served: Served) -> None:
+    base = "/x-omeapi/v1/vhosts/default/apps/app/streams"
+    stream = {"name": "cam", "urls": ["rtsp://127.0.0.1:1/cam"]}
+    assert served.call("POST", "/v1/vhosts/default/apps/app/streams", stream)[0] == 201
+    # Every worker answers from the one engine (forwarded to the engine host).
+    answers = [served.call("GET", f"{base}/cam/sessions") for _ in range(6)]
+    assert {status for status, _, _ in answers} == {200}
+    listed = {json.dumps(body["response"], sort_keys=True) for _, _, body in answers}
+    ids = [[s["id"] for s in json.loads(one)] for one in listed]
+    assert len({tuple(i) for i in ids}) == 1 and len(ids[0]) == 1
+    session = json.loads(next(iter(listed)))[0]
+    assert session["protocol"] == "rtsp" and session["remoteAddress"] == "127.0.0.1:1"
+    # Listing reads, disconnecting writes.
+    monitor = basic(served.token("eyes", "--read-only"))
+    assert served.call("GET", f"{base}/cam/sessions", auth=monitor)[0] == 200
+    status, _, body = served.call("DELETE", f"{base}/cam/sessions/{session['id']}", auth=monitor)
+    assert status == 403 and "read-only" in body["message"]
+    feed = Feed(served)
+    try:
+        status, _, body = served.call("DELETE", f"{base}/cam/sessions/{session['id']}")
+        assert status == 200, body
+        event = feed.next("session.disconnected")
+        assert event["vhost"] == "default"
+        assert event["data"]["stream"] == "cam" and event["data"]["id"] == session["id"]
+    finally:
+        feed.close()
+    # The publisher's going ended the stream.
+    status, _, body = served.call("GET", f"{base}/cam/sessions")
+    assert status == 404 and "Could not find the stream" in body["message"]
+    status, _, body = served.call("DELETE", f"{base}/cam/sessions/{session['id']}")
+    assert status == 404
