@@ -630,6 +630,8 @@ class Api:
             data: dict[str, object] = {"app": params.get("app", ""), "by": identity.name}
             if "stream" in params:
                 data["stream"] = params["stream"]
+            if "session" in params:
+                data["id"] = params["session"]
             if isinstance(body, dict):
                 for key in ("id", "name"):
                     if isinstance(body.get(key), str):

@@ -37,7 +37,7 @@ PRECONDITION_FAILED = Message(
 # omeapi: the event feed and sessions (docs/compatibility.md, "Extensions")
 EVENTS_UNAVAILABLE = Message(503, "The event feed needs a store that keeps events")
 TOO_MANY_SUBSCRIBERS = Message(503, "Too many event subscribers (limit: {limit}); try again")
-SESSIONS_NOT_SUPPORTED = Message(501, "The media engine does not support sessions")
+SESSIONS_NOT_SUPPORTED = Message(503, "The media engine does not support sessions")
 SESSION_NOT_FOUND = Message(404, "Could not find the session: [{session}]")
 
 # Routing and bodies

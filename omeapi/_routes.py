@@ -212,11 +212,15 @@ ROUTES: tuple[Route, ...] = (
 
 
 _X = extensions.EXTENSION_PREFIX
+_X_STREAM = _X + r"/vhosts/(?P<vhost>[^/]*)/apps/(?P<app>[^/:]*)/streams/" + _STREAM
 
 #: omeapi's own routes (docs/compatibility.md, "Extensions"), after OME's.
 EXTENSION_ROUTES: tuple[Route, ...] = (
     # Answered where the request arrives: the feed is read from the store.
     _r("GET", _X + r"/events", extensions.events, local=True),
+    # Sessions are the engine's: answered where it runs (forwarded from other workers).
+    _r("GET", _X_STREAM + r"/sessions", extensions.list_sessions),
+    _r("DELETE", _X_STREAM + r"/sessions/(?P<session>[^/]*)", extensions.disconnect_session),
 )
 
 

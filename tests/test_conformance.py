@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import rule, run_state_machine_as_test
 
 from omeapi._config import ApplicationConfig
-from omeapi._engine.protocol import EngineError, RestartOutcome
-from omeapi._engine.values import StreamInfo
+from omeapi._engine.protocol import EngineError, RestartOutcome, RuntimeEngine
+from omeapi._engine.values import SessionInfo, StreamInfo
 from omeapi._simulated.engine import SimulatedEngine
 from omeapi.testing import (
     ConformanceError,
@@ -120,6 +120,20 @@ class KeepsTheOldConfig(SimulatedEngine):
         return super().restart_application(vhost, old, old)
 
 
+class DisconnectsNothing(SimulatedEngine):
+    """Answers a disconnection as done but keeps the session."""
+
+    def disconnect_session(self, vhost: str, app: str, stream: str, session_id: str) -> None:
+        self.list_sessions(vhost, app, stream)
+
+
+class HidesViewers(SimulatedEngine):
+    """Lists only a stream's publisher."""
+
+    def list_sessions(self, vhost: str, app: str, stream: str) -> list[SessionInfo]:
+        return super().list_sessions(vhost, app, stream)[:1]
+
+
 #: Reproducible and quick: a fixed sequence of examples, the first failure reported as is.
 BROKEN = settings(
     max_examples=60,
@@ -144,6 +158,8 @@ BROKEN = settings(
         (MalformedStreamDetail, {"stream-detail-shape"}),
         (RestartsTheWholeVhost, {"only-changed-app-restarts"}),
         (KeepsTheOldConfig, {"engine-matches-registry"}),
+        (DisconnectsNothing, {"sessions-agree"}),
+        (HidesViewers, {"sessions-agree"}),
     ],
     ids=lambda value: getattr(value, "__name__", ""),
 )
@@ -169,6 +185,19 @@ def test_parts_of_the_suite_can_be_left_out() -> None:
     run_conformance(MalformedStreamDetail, settings=quick, skip={"streams"})
     with pytest.raises(ValueError, match="unknown rule groups"):
         run_conformance(SimulatedEngine, skip={"everything"})
+
+
+def test_an_engine_without_sessions_passes() -> None:
+    """The protocol's default ("not supported", 503) is conformant: sessions are optional."""
+
+    class NoSessions(SimulatedEngine):
+        def list_sessions(self, vhost: str, app: str, stream: str) -> list[SessionInfo]:
+            return RuntimeEngine.list_sessions(self, vhost, app, stream)
+
+        def disconnect_session(self, vhost: str, app: str, stream: str, session_id: str) -> None:
+            RuntimeEngine.disconnect_session(self, vhost, app, stream, session_id)
+
+    run_conformance(NoSessions, settings=settings(BROKEN, max_examples=10))
 
 
 def test_a_companion_probe() -> None:

@@ -262,3 +262,90 @@ def test_event_feed(served: Served) -> None:
     # A read-only token may subscribe; a bad one may not.
     status, _, _ = served.call("GET", "/x-omeapi/v1/events", auth=basic("nope"))
     assert status == 401
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+def test_sessions(served: Served) -> None:
+    base = "/x-omeapi/v1/vhosts/default/apps/app/streams"
+    stream = {"name": "cam", "urls": ["rtsp://127.0.0.1:1/cam"]}
+    assert served.call("POST", "/v1/vhosts/default/apps/app/streams", stream)[0] == 201
+    # Every worker answers from the one engine (forwarded to the engine host).
+    answers = [served.call("GET", f"{base}/cam/sessions") for _ in range(6)]
+    assert {status for status, _, _ in answers} == {200}
+    listed = {json.dumps(body["response"], sort_keys=True) for _, _, body in answers}
+    ids = [[s["id"] for s in json.loads(one)] for one in listed]
+    assert len({tuple(i) for i in ids}) == 1 and len(ids[0]) == 1
+    session = json.loads(next(iter(listed)))[0]
+    assert session["protocol"] == "rtsp" and session["remoteAddress"] == "127.0.0.1:1"
+    # Listing reads, disconnecting writes.
+    monitor = basic(served.token("eyes", "--read-only"))
+    assert served.call("GET", f"{base}/cam/sessions", auth=monitor)[0] == 200
+    status, _, body = served.call("DELETE", f"{base}/cam/sessions/{session['id']}", auth=monitor)
+    assert status == 403 and "read-only" in body["message"]
+    feed = Feed(served)
+    try:
+        status, _, body = served.call("DELETE", f"{base}/cam/sessions/{session['id']}")
+        assert status == 200, body
+        event = feed.next("session.disconnected")
+        assert event["vhost"] == "default"
+        assert event["data"]["stream"] == "cam" and event["data"]["id"] == session["id"]
+    finally:
+        feed.close()
+    # The publisher's going ended the stream.
+    status, _, body = served.call("GET", f"{base}/cam/sessions")
+    assert status == 404 and "Could not find the stream" in body["message"]
+    status, _, body = served.call("DELETE", f"{base}/cam/sessions/{session['id']}")
+    assert status == 404
+
+
+# -- the event feed under every server -----------------------------------------------------
+
+
+def _threads(root: int) -> int:
+    """Threads of the server's processes (``root`` and its descendants, found by parent)."""
+    parents: dict[int, int] = {}
+    threads: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            parents[int(entry.name)] = int(fields[1])
+            threads[int(entry.name)] = int(fields[17])
+        except (OSError, ValueError, IndexError):
+            continue
+    family = {root}
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    assert len(family) > 1, "the server's worker processes are not found"
+    return sum(threads.get(pid, 0) for pid in family)
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn", "hypercorn"])
+def test_event_feed_under_every_server(server: str, tmp_path: Path) -> None:
+    proc, served = serve(tmp_path, server, 3)
+    try:
+        before = _threads(proc.pid)
+        feeds = [Feed(served) for _ in range(12)]  # spread over the workers
+        try:
+            assert {feed.response.status for feed in feeds} == {200}
+            # Changes made through any worker reach every subscriber of every worker.
+            for name in ("e1", "e2", "e3"):
+                assert served.call("POST", "/v1/vhosts", [{"name": name}])[0] == 200
+            for feed in feeds:
+                got = [feed.next("config.changed")["vhost"] for _ in range(3)]
+                assert got == ["e1", "e2", "e3"]
+            if server != "gunicorn":  # ASGI: no thread held per subscriber
+                grown = _threads(proc.pid) - before
+                assert grown < len(feeds), (before, grown)
+        finally:
+            for feed in feeds:
+                feed.close()
+    finally:
+        assert stop(proc) in (0, -signal.SIGTERM)

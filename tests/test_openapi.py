@@ -220,6 +220,8 @@ A = f"{V}/apps/live"
 S = f"{APP}/streams/cam"
 SCH = f"{APP}/scheduledChannels"
 MUX = f"{APP}/multiplexChannels"
+XAPP = "/x-omeapi" + APP
+XBARE = "/x-omeapi" + BARE
 ON_AIR = "2023-11-14T22:13:10.000+00:00"  # 10 s before the simulated clock starts
 
 PROFILE = {
@@ -346,6 +348,15 @@ WALK: list[Step | tuple[str, float]] = [
     ),
     ("GET", S, None, 200),
     ("GET", f"{APP}/streams/nope", None, 404),
+    # sessions (an omeapi extension): b's publisher is the first session named, cam's next
+    ("GET", f"{XBARE}/streams/b/sessions", None, 200),
+    ("DELETE", f"{XBARE}/streams/b/sessions/1", None, 200),
+    ("DELETE", f"{XBARE}/streams/b/sessions/1", None, 404),
+    ("GET", f"{XAPP}/streams/cam/sessions", None, 200),
+    ("DELETE", f"{XAPP}/streams/cam/sessions/99", None, 404),
+    ("GET", f"{XAPP}/streams/nope/sessions", None, 404),
+    # the event feed (an omeapi extension)
+    ("GET", "/x-omeapi/v1/events", None, 200),
     # push and record
     ("POST", f"{APP}:startPush", PUSH, 200),
     ("POST", f"{APP}:startPush", PUSH, 400),
@@ -539,6 +550,13 @@ def test_real_answers_fit_the_document(
         response = runtime.request(method, path, None if raw is not None else body, raw=raw)
         assert response.status == expected, (method, path, response.status, response.body)
         match = router.match(method, path)
+        if response.stream is not None:  # the event feed: documented as text/event-stream
+            response.stream.close()
+            assert match is not None
+            operation = validator.doc["paths"][template(match.route.pattern)][method.lower()]
+            assert "text/event-stream" in operation["responses"][str(response.status)]["content"]
+            covered.add((method, template(match.route.pattern), response.status))
+            continue
         if match is None:  # 405: validated against the operations of that path
             allowed = router.allowed(path)
             assert allowed, (method, path)
@@ -563,7 +581,9 @@ def test_unauthorized_and_preflight_fit_the_document(
     from omeapi._wire.request import ApiRequest
 
     for route in routes(version):
-        path = template(route.pattern).format(vhost="default", app="app", stream="s", profile="p")
+        path = template(route.pattern).format(
+            vhost="default", app="app", stream="s", profile="p", session="1"
+        )
         for method in route.methods:
             response = runtime.api.handle(ApiRequest.build(method, path, {"Host": "x"}, b""))
             assert response.status == 401

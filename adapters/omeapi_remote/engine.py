@@ -17,6 +17,7 @@ scheme]`` and its answer as ``[status, body, content type, headers]``
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import typing
@@ -139,6 +140,14 @@ _ENCODE = msgspec.msgpack.Encoder(enc_hook=_plain).encode
 _DECODE = msgspec.msgpack.Decoder().decode
 
 
+def _protocol_default(name: str, engine: MediaEngine, *args: Any) -> Any:
+    """A method the engine does not have: the protocol's own body answers, which for the
+    optional ones (speech-to-text, sessions) is their "not supported" EngineError; a
+    required method that is missing is the engine's fault."""
+    getattr(MediaEngine, name)(engine, *args)
+    raise AttributeError(f"the engine has no method {name!r}")
+
+
 class EngineService:
     """The answering side: engine calls to ``engine``; forwarded requests to ``api``
     (None: this side only publishes an engine)."""
@@ -168,8 +177,11 @@ class EngineService:
         args = [structure(raw, kind) for raw, kind in zip(raw_args, signature.params, strict=False)]
         if signature.varargs is not None:
             args.extend(structure(raw, signature.varargs) for raw in raw_args[fixed:])
+        method = getattr(self.engine, name, None)
+        if method is None:
+            method = functools.partial(_protocol_default, name, self.engine)
         try:
-            result = getattr(self.engine, name)(*args)
+            result = method(*args)
         except EngineError as exc:
             return _ENCODE([_ENGINE_ERROR, exc.result.value, exc.detail])
         except Exception as exc:

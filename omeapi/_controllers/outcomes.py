@@ -5,7 +5,8 @@ An engine method either succeeds or raises :class:`~omeapi.EngineError` with a r
 :class:`~omeapi._errors.Message` OME answers for each result; :func:`answering` turns the
 error into that message, filled with the call's fields and the engine's ``detail`` (or the
 reason phrase when the engine gave none).  A result the table does not name is answered
-as its ``FAILED`` row, and without one by :data:`DEFAULT`.
+as its ``FAILED`` row, and without one by :data:`DEFAULT`; ``UNAVAILABLE`` (the engine
+cannot do this at all) is always a 503, OME's text where the table names one.
 """
 
 from __future__ import annotations
@@ -34,12 +35,18 @@ DEFAULT: Outcomes = {
     EngineResult.EXISTS: Message(409, "{detail}"),
     EngineResult.FAILED: Message(500, "{detail}"),
     EngineResult.INVALID: Message(400, "{detail}"),
+    EngineResult.UNAVAILABLE: Message(503, "{detail}"),
 }
 
 
 def answer(outcomes: Outcomes, exc: EngineError, **fields: object) -> ApiError:
     """The error answering ``exc`` under ``outcomes`` (an ApiError with OME's text)."""
-    message = outcomes.get(exc.result) or outcomes.get(EngineResult.FAILED) or DEFAULT[exc.result]
+    message = outcomes.get(exc.result)
+    if message is None:
+        # The engine cannot do this at all: never a 500 (a table's FAILED row).
+        unavailable = exc.result is EngineResult.UNAVAILABLE
+        fallback = None if unavailable else outcomes.get(EngineResult.FAILED)
+        message = fallback or DEFAULT[exc.result]
     return message.error(**fields, detail=exc.detail or reason_phrase(message.status))
 
 

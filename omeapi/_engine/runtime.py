@@ -11,7 +11,9 @@ Failures are :class:`~omeapi.EngineError` with a result the API maps to OME's an
 
 * ``NOT_EXISTS``: the stream / job / dump / channel is not there (usually 404);
 * ``EXISTS``: the name or id is taken (409, or OME's 400 for duplicate push/record ids);
-* ``FAILED``: the operation itself failed; ``detail`` is shown where OME shows a reason.
+* ``FAILED``: the operation itself failed; ``detail`` is shown where OME shows a reason;
+* ``UNAVAILABLE``: the engine cannot do this at all (no speech-to-text, no session control):
+  503.
 
 Calls may come from any thread at any time; an engine serialises what it must.
 """
@@ -32,6 +34,7 @@ from omeapi._engine.values import (
     QueueMetrics,
     RecordInfo,
     RecordRequest,
+    SessionInfo,
     StreamEvent,
     StreamInfo,
     SttStatus,
@@ -39,12 +42,17 @@ from omeapi._engine.values import (
 )
 from omeapi._errors import EngineError, EngineResult
 
-__all__ = ["RuntimeEngine", "no_transcoder"]
+__all__ = ["RuntimeEngine", "no_session_control", "no_transcoder"]
 
 
 def no_transcoder() -> EngineError:
     """What an engine without speech-to-text answers (OME 0.21 without a transcoder: 503)."""
     return EngineError(EngineResult.UNAVAILABLE, "this engine has no speech-to-text")
+
+
+def no_session_control() -> EngineError:
+    """What an engine that cannot list or disconnect sessions answers (503)."""
+    return EngineError(EngineResult.UNAVAILABLE, "this engine cannot list or disconnect sessions")
 
 
 class RuntimeEngine(Protocol):
@@ -116,6 +124,23 @@ class RuntimeEngine(Protocol):
         """The stream's speech-to-text encoders and whether they run (none: not enabled).
         ``UNAVAILABLE`` when the engine has no speech-to-text."""
         raise no_transcoder()
+
+    # -- sessions (an omeapi extension) -----------------------------------------------------
+    # With bodies, as speech-to-text: an engine without session control answers 503
+    # (``UNAVAILABLE``), and the API gives the same to an engine that does not define them.
+
+    def list_sessions(self, vhost: str, app: str, stream: str) -> list[SessionInfo]:
+        """The sessions of an input stream: its publisher(s) and its viewers, oldest first.
+        ``NOT_EXISTS`` if the stream is gone, ``UNAVAILABLE`` when the engine cannot list
+        sessions.  A viewer session counts in the stream's ``metrics`` connections (of its
+        protocol), and what sessions sent and received is part of its byte totals."""
+        raise no_session_control()
+
+    def disconnect_session(self, vhost: str, app: str, stream: str, session_id: str) -> None:
+        """Close one session of the stream (its counts in ``metrics`` go with it; bytes
+        already counted stay counted).  ``NOT_EXISTS`` for an unknown id or a stream that
+        is gone, ``UNAVAILABLE`` as :meth:`list_sessions`."""
+        raise no_session_control()
 
     # -- push -----------------------------------------------------------------------------
 

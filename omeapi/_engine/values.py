@@ -42,6 +42,7 @@ __all__ = [
     "RecordRequest",
     "Rendition",
     "Scte35Event",
+    "SessionInfo",
     "StreamEvent",
     "StreamInfo",
     "StreamSelector",
@@ -237,6 +238,33 @@ class AudioInfo:
         _timebase(out, self.timebase, fields)
         _newer(out, "audio", self, fields)
         return out
+
+
+@attrs.frozen
+class SessionInfo:
+    """One session on an input stream (an omeapi extension): its publisher or a viewer.
+
+    ``id`` is the engine's, unique among the stream's sessions; ``protocol`` is the lower-case
+    name of its provider or publisher (``rtmp``, ``llhls``, ``webrtc`` ...); ``remote_address``
+    is ``host:port`` as the engine sees it; ``since`` is when it connected (Unix time);
+    ``bytes_in`` / ``bytes_out`` are what it sent and received so far."""
+
+    id: str
+    protocol: str
+    remote_address: str
+    since: float
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    def to_json(self) -> Json:
+        return {
+            "id": self.id,
+            "protocol": self.protocol,
+            "remoteAddress": self.remote_address,
+            "since": format_time(self.since),
+            "totalBytesIn": self.bytes_in,
+            "totalBytesOut": self.bytes_out,
+        }
 
 
 @attrs.frozen

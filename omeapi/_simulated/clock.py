@@ -167,6 +167,12 @@ class Clock:
         viewer_rate = per_viewer * stream.viewers
         viewer_bytes = int(max(0.0, now - live.viewer_bytes_until) * viewer_rate / 8)
         live.viewer_bytes_until = now
+        if viewer_bytes:
+            # Each viewer's share, so that the sessions add up to what the stream sent.
+            viewers = [s for s in self._w.sessions_of(live) if not s.publisher]
+            share, rest = divmod(viewer_bytes, len(viewers))
+            for index, session in enumerate(viewers):
+                session.bytes_out += share + (index < rest)
         push_bytes = push_rate = pushing = 0
         output_names = {o.name for o in outputs}
         for job in state.pushes.values():

@@ -31,6 +31,7 @@ from omeapi._engine.values import (
     QueueMetrics,
     RecordInfo,
     RecordRequest,
+    SessionInfo,
     StreamEvent,
     StreamInfo,
     SttStatus,
@@ -205,6 +206,14 @@ class SimulatedEngine:
 
     def stt_status(self, vhost: str, app: str, stream: str) -> SttStatus:
         return self._streams_part.stt_status(vhost, app, stream)
+
+    # -- RuntimeEngine: sessions --------------------------------------------------------
+
+    def list_sessions(self, vhost: str, app: str, stream: str) -> list[SessionInfo]:
+        return self._streams_part.list_sessions(vhost, app, stream)
+
+    def disconnect_session(self, vhost: str, app: str, stream: str, session_id: str) -> None:
+        self._streams_part.disconnect_session(vhost, app, stream, session_id)
 
     # -- RuntimeEngine: push and record -------------------------------------------------
 

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import overload
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -39,6 +40,7 @@ __all__ = [
     "Push",
     "Record",
     "RunningApp",
+    "SimulatedSession",
     "SimulatedStream",
     "World",
     "failed",
@@ -47,13 +49,28 @@ __all__ = [
 
 
 @attrs.define
+class SimulatedSession:
+    """One session of a stream: a publisher (``bytes_in`` is the stream's input) or a
+    viewer (``bytes_out`` is counted by the clock as the stream's viewer bytes flow)."""
+
+    id: str
+    protocol: str
+    remote_address: str
+    since: float
+    publisher: bool
+    bytes_out: int = 0
+
+
+@attrs.define
 class SimulatedStream:
-    """A live input stream and its sessions."""
+    """A live input stream and its sessions: ``publishers`` and ``viewers`` are the
+    counts; :attr:`session_list` names them (kept in step by :meth:`World.sessions_of`)."""
 
     name: str
     created: float
     publishers: int = 1
     viewers: int = 0
+    session_list: list[SimulatedSession] = attrs.field(factory=list)
 
     @property
     def sessions(self) -> int:
@@ -232,6 +249,8 @@ class World:
         self.app_states: dict[tuple[str, str], AppState] = {}
         self.lives: dict[tuple[str, str, str], Live] = {}
         self.ports = itertools.count(40000)
+        #: session ids, unique in the engine's lifetime
+        self.session_ids = itertools.count(1)
         # What the clock needs to advance only what a call asks about (see
         # :mod:`~omeapi._simulated.clock`):
         #: apps changed since the last tick (started, restarted, stopped, sessions or jobs)
@@ -357,6 +376,29 @@ class World:
         self.lives[(vhost, app, name)] = live
         self.app_lives.setdefault((vhost, app), set()).add(name)
         return live
+
+    def sessions_of(self, live: Live) -> list[SimulatedSession]:
+        """The stream's sessions, brought in step with its counts first: a publisher or
+        viewer counted but not yet named gets a session that starts now (the newest are
+        the first to go when a count went down)."""
+        stream = live.stream
+        sessions = stream.session_list
+        for publisher, wanted in ((True, stream.publishers), (False, stream.viewers)):
+            mine = [s for s in sessions if s.publisher is publisher]
+            for gone in mine[wanted:]:
+                sessions.remove(gone)
+            for _ in range(wanted - len(mine)):
+                number = next(self.session_ids)
+                if publisher:
+                    protocol = live.source_type.lower().removesuffix("pull")
+                    remote = urlsplit(live.source_url).netloc or f"127.0.0.1:{next(self.ports)}"
+                else:
+                    protocol = "llhls"
+                    remote = f"198.51.100.{1 + number % 254}:{50000 + number % 10000}"
+                sessions.append(
+                    SimulatedSession(str(number), protocol, remote, self.clock(), publisher)
+                )
+        return sessions
 
     def running_config(self, vhost: str, app: str) -> ApplicationConfig:
         """The config a running app runs with, or ``NOT_EXISTS``."""

@@ -19,6 +19,7 @@ from omeapi._engine.values import (
     HlsDumpRequest,
     Playlist,
     PullRequest,
+    SessionInfo,
     StreamEvent,
     StreamInfo,
     SttRendition,
@@ -82,6 +83,7 @@ class Streams:
             running = self._w.running(vhost, app)
             running.streams[stream] = SimulatedStream(stream, self._w.clock(), 1, viewers)
             self._w.touch(vhost, app)
+            self._w.sessions_of(self._w.stream_live(vhost, app, stream))
 
     def add_viewers(self, vhost: str, app: str, stream: str, count: int = 1) -> None:
         """Add viewers to a live stream."""
@@ -89,6 +91,7 @@ class Streams:
             self._w.catch_up(vhost, app)
             self._w.running(vhost, app).streams[stream].viewers += count
             self._w.touch(vhost, app)
+            self._w.sessions_of(self._w.stream_live(vhost, app, stream))
 
     def sessions(self, vhost: str, app: str) -> int:
         """Sessions on an app (0 when it is not running)."""
@@ -194,6 +197,53 @@ class Streams:
             if running is None or running.streams.pop(stream, None) is None:
                 raise missing()
             self._w.lives.pop((vhost, app, stream), None)
+            self._w.touch(vhost, app)
+            self._tick(vhost, app)
+
+    # -- sessions -------------------------------------------------------------------------
+
+    def list_sessions(self, vhost: str, app: str, stream: str) -> list[SessionInfo]:
+        with self._w.lock:
+            self._w.maybe_fail("list_sessions")
+            self._tick(vhost, app)
+            live = self._w.stream_live(vhost, app, stream)
+            sessions = self._w.sessions_of(live)
+            counted_in = live.counter.bytes_in if live.counter is not None else 0
+            publishers = sum(1 for s in sessions if s.publisher)
+            out = []
+            for session in sessions:
+                # What came in came from the publisher(s).
+                bytes_in = counted_in // publishers if session.publisher else 0
+                out.append(
+                    SessionInfo(
+                        session.id,
+                        session.protocol,
+                        session.remote_address,
+                        session.since,
+                        bytes_in,
+                        session.bytes_out,
+                    )
+                )
+            return out
+
+    def disconnect_session(self, vhost: str, app: str, stream: str, session_id: str) -> None:
+        """A viewer leaves; the publisher leaving ends the stream (and its viewers)."""
+        with self._w.lock:
+            self._w.maybe_fail("disconnect_session")
+            live = self._w.stream_live(vhost, app, stream)
+            found = next((s for s in self._w.sessions_of(live) if s.id == session_id), None)
+            if found is None:
+                raise missing(f"no session {session_id} on {vhost}/{app}/{stream}")
+            if found.publisher and live.stream.publishers <= 1:
+                self.delete_stream(vhost, app, stream)
+                return
+            # What flowed to it until now is counted at the old counts first.
+            self._w.catch_up(vhost, app)
+            live.stream.session_list.remove(found)
+            if found.publisher:
+                live.stream.publishers -= 1
+            else:
+                live.stream.viewers -= 1
             self._w.touch(vhost, app)
             self._tick(vhost, app)
 

@@ -37,6 +37,11 @@ broken one raises :class:`ConformanceError` naming it:
 ``streams-listed``, ``push-answers``, ``record-answers``
     What was published or pulled is listed, what was deleted is not; jobs echo their request
     and stop when asked.
+``sessions-agree``, ``session-shape``
+    A stream's sessions (an omeapi extension: ``list_sessions``) are its publisher and its
+    viewers, as many as the statistics count (``connections``), sending and receiving no
+    more than its byte totals; disconnecting a viewer removes it and the counts follow.  An
+    engine without session control answers "not supported" (503) and passes.
 
 The suite observes the engine through a **probe** (see :class:`EngineProbe`): by default the
 engine itself, else what ``probe(engine)`` returns.  It may implement any part of it; the
@@ -167,7 +172,9 @@ DEFAULT_SETTINGS = Settings(
 )
 
 #: The groups of rules a host may leave out (``skip=``), e.g. what its engine cannot do yet.
-GROUPS = frozenset({"failures", "near_misses", "streams", "pull", "push", "record", "stats"})
+GROUPS = frozenset(
+    {"failures", "near_misses", "streams", "pull", "push", "record", "stats", "sessions"}
+)
 
 #: The config used when none is given: an API token and a read-only vhost ``default`` with
 #: an app ``app`` that publishes LL-HLS, push and file (record).
@@ -994,6 +1001,93 @@ class ConformanceMachine(RuleBasedStateMachine):
         if info["state"] not in ("stopping", "stopped", "error"):
             raise ConformanceError("record-answers", f"stopRecord answered state {info['state']}")
 
+    # -- sessions (an omeapi extension) ---------------------------------------------------------
+
+    def _sessions_of(self, key: Key, stream: str) -> list[dict[str, Any]] | None:
+        """The stream's sessions, or None when the engine has no session control."""
+        path = "/x-omeapi/v1/vhosts/{}/apps/{}/streams/{}/sessions".format(*key, stream)
+        status, body = self.send("GET", path, allowed=_NO_SESSIONS)
+        if status == 503:
+            return None
+        self.expect((status, body), 200, "OK", f"GET {path}")
+        sessions = _response(body)
+        self._check_shape(sessions, shapes.ListOf(shapes.SESSION), "session-shape", path)
+        ids = [s["id"] for s in sessions]
+        if len(set(ids)) != len(ids):
+            raise ConformanceError("session-shape", f"{path}: session ids repeat: {ids}")
+        result: list[dict[str, Any]] = sessions
+        return result
+
+    def _stream_stats(self, key: Key, stream: str) -> dict[str, Any]:
+        path = "/v1/stats/current/vhosts/{}/apps/{}/streams/{}".format(*key, stream)
+        got = self.send("GET", path)
+        self.expect(got, 200, "OK", path)
+        stats: dict[str, Any] = _response(got[1])
+        return stats
+
+    @precondition(
+        lambda self: (
+            not self._skipped("sessions") and self.sessions is not None and self.apps(running=True)
+        )
+    )
+    @rule(data=st.data(), viewers=st.integers(1, 3))
+    def sessions_of_a_stream(self, data: st.DataObject, viewers: int) -> None:
+        """Publish a stream with viewers, list its sessions against its statistics,
+        disconnect a viewer and look again."""
+        key = data.draw(st.sampled_from(self.apps(running=True)), label="app")
+        assert self.sessions is not None
+        stream = self.fresh("watched")
+        self.sessions.publish(*key, stream, viewers=viewers)
+        listed = self._sessions_of(key, stream)
+        if listed is None:
+            return  # no session control: the documented "not supported"
+        where = "{}/{}/{}".format(*key, stream)
+        self._check_counts(key, stream, listed, viewers, where)
+        # Oldest first: the publisher, then the viewers; the last one listed is a viewer.
+        gone = listed[-1]["id"]
+        base = "/x-omeapi/v1/vhosts/{}/apps/{}/streams/{}/sessions".format(*key, stream)
+        before = self.sessions.sessions(*key)
+        self.expect(self.send("DELETE", f"{base}/{gone}"), 200, "OK", f"DELETE {base}/{gone}")
+        after = self._sessions_of(key, stream)
+        if after is None or gone in {s["id"] for s in after}:
+            raise ConformanceError("sessions-agree", f"{where}: session {gone} is still there")
+        self._check_counts(key, stream, after, viewers - 1, where)
+        if self.sessions.sessions(*key) != before - 1:
+            raise ConformanceError(
+                "sessions-agree",
+                f"{where}: disconnecting one session took the app from {before} to "
+                f"{self.sessions.sessions(*key)} sessions",
+            )
+        again = self.send("DELETE", f"{base}/{gone}")
+        if again[0] != 404:
+            raise ConformanceError("answers", f"DELETE of a gone session answered {again}")
+
+    def _check_counts(
+        self, key: Key, stream: str, listed: list[dict[str, Any]], viewers: int, where: str
+    ) -> None:
+        if len(listed) != 1 + viewers:
+            raise ConformanceError(
+                "sessions-agree",
+                f"{where} has a publisher and {viewers} viewers, but lists {len(listed)} sessions",
+            )
+        if self._skipped("stats"):
+            return
+        stats = self._stream_stats(key, stream)  # after the list: totals only grow
+        watching = sum(v for k, v in stats["connections"].items() if k not in ("push", "file"))
+        if watching != viewers:
+            raise ConformanceError(
+                "sessions-agree",
+                f"{where} lists {viewers} viewers but its statistics count {watching}",
+            )
+        for side in ("totalBytesIn", "totalBytesOut"):
+            total = sum(s[side] for s in listed)
+            if total > stats[side]:
+                raise ConformanceError(
+                    "sessions-agree",
+                    f"{where}: its sessions' {side} add up to {total}, over the stream's "
+                    f"{stats[side]}",
+                )
+
     # -- statistics -----------------------------------------------------------------------------
 
     @precondition(lambda self: not self._skipped("stats"))
@@ -1053,6 +1147,10 @@ class ConformanceMachine(RuleBasedStateMachine):
                     "engine-matches-registry",
                     f"{key} runs {running[key].to_json()}, the API shows {config}",
                 )
+
+
+#: An engine without session control: the documented answer.
+_NO_SESSIONS = (503, "[HTTP] The media engine does not support sessions (503)")
 
 
 def _response(body: Any) -> Any:

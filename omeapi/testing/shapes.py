@@ -31,6 +31,7 @@ __all__ = [
     "QUEUE",
     "RECORD",
     "RECORD_STATES",
+    "SESSION",
     "SOURCE_TYPES",
     "STREAM_DETAIL",
     "TIME",
@@ -457,6 +458,18 @@ QUEUE = Obj(
                 "avgWaitingTime",
             )
         },
+    }
+)
+
+#: One session of ``GET /x-omeapi/v1/…/streams/{stream}/sessions`` (an omeapi extension).
+SESSION = Obj(
+    {
+        "id": Str(nonempty=True),
+        "protocol": Str(nonempty=True),
+        "remoteAddress": Str(),
+        "since": TIME,
+        "totalBytesIn": _COUNT,
+        "totalBytesOut": _COUNT,
     }
 )
 
