@@ -241,6 +241,8 @@ class Recorder:
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.seen: list[tuple[str, str, str | None]] = []
+        #: when each request came (monotonic seconds) and its path
+        self.times: list[tuple[float, str]] = []
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -248,7 +250,13 @@ class Recorder:
             self.seen.append(
                 (environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("HTTP_AUTHORIZATION"))
             )
+            self.times.append((time.monotonic(), environ["PATH_INFO"]))
         return self.app(environ, start_response)
+
+    def last(self, path: str) -> float:
+        """When ``path`` was last asked for (0 if never)."""
+        with self._lock:
+            return max((when for when, seen in self.times if seen == path), default=0.0)
 
     def api_calls(self) -> list[tuple[str, str, str | None]]:
         with self._lock:
@@ -390,3 +398,34 @@ def test_log_in_browse_and_create_an_app(browser: Browser, server: tuple[str, Re
     browser.click("#logout")
     browser.wait("!document.getElementById('login').hidden", "the login form again")
     assert browser.evaluate("sessionStorage.length") == 0
+
+
+def test_the_console_follows_the_event_feed(browser: Browser, server: tuple[str, Recorder]) -> None:
+    """Logged in, the console reads the event feed and stops polling every 3 s; a change
+    made elsewhere shows within moments, long before its next poll."""
+    base, recorder = server
+    browser.navigate(base + "/console/")
+    browser.wait("!document.getElementById('login').hidden", "the login form")
+    browser.type_into("#token", TOKEN)
+    browser.click("#login-submit")
+    browser.wait("!document.getElementById('console').hidden", "the console")
+    end = time.monotonic() + TIMEOUT
+    while recorder.last("/x-omeapi/v1/events") == 0.0:
+        assert time.monotonic() < end, "the console never opened the event feed"
+        time.sleep(0.05)
+    # Polling slows down once the feed is there: 4 s without a tree refresh (every 3 s
+    # without the feed).
+    while time.monotonic() - recorder.last("/v1/vhosts") < 4.0:
+        assert time.monotonic() < end + 10, "the console still polls every few seconds"
+        time.sleep(0.1)
+    request = urllib.request.Request(
+        base + "/v1/vhosts",
+        data=b'[{"name": "fed"}]',
+        headers={"Authorization": AUTHORIZATION, "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    changed = time.monotonic()
+    browser.wait("!!document.querySelector('#vhosts button[data-vhost=\"fed\"]')", "fed")
+    assert time.monotonic() - changed < 3.0

@@ -8,12 +8,24 @@
 (() => {
   const TOKEN_KEY = "omeapi.console.token";
   const REFRESH_MS = 3000;
+  // With the event feed connected, polling only fills the gaps (statistics move on their
+  // own, without events).
+  const REFRESH_FED_MS = 15000;
+  const FEED_PATH = "x-omeapi/v1/events";
   const MAX_STREAMS = 50; // stats requests per refresh stay bounded
   // The console is one path segment under the API's root, wherever that is mounted.
   const API_ROOT = new URL("../", window.location.href);
 
   const $ = (id) => document.getElementById(id);
-  const state = { vhost: null, app: null, vhosts: [], apps: {}, timer: null, generation: 0 };
+  const state = {
+    vhost: null,
+    app: null,
+    vhosts: [],
+    apps: {},
+    timer: null,
+    generation: 0,
+    feed: null, // the AbortController of the event feed's request, while it runs
+  };
 
   // --- the API ---------------------------------------------------------------------------
 
@@ -502,17 +514,90 @@
     say("", true);
     await refreshTree();
     select(state.vhost, state.app);
+    poll(REFRESH_MS);
+    follow(0, "");
+  }
+
+  function poll(every) {
     clearInterval(state.timer);
     state.timer = setInterval(() => {
       refreshTree();
       refreshLive();
-    }, REFRESH_MS);
+    }, every);
+  }
+
+  // --- the event feed (GET x-omeapi/v1/events, Server-Sent Events) ----------------------------
+  //
+  // Read with fetch, not EventSource: the feed needs the Authorization header, which
+  // EventSource cannot send.  Every event refreshes what it may have changed; when the feed
+  // is unavailable (an older server, a token without it) the console just keeps polling.
+
+  let pending = null;
+
+  function changed() {
+    // Events come in bursts (a change, its restart, its streams): one refresh for a burst.
+    if (pending !== null) return;
+    pending = setTimeout(() => {
+      pending = null;
+      refreshTree();
+      refreshLive();
+    }, 200);
+  }
+
+  async function follow(attempt, lastId) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (!token) return;
+    const controller = new AbortController();
+    state.feed = controller;
+    const headers = { Authorization: basic(token), Accept: "text/event-stream" };
+    if (lastId) headers["Last-Event-ID"] = lastId;
+    let last = lastId;
+    try {
+      const response = await fetch(new URL(FEED_PATH, API_ROOT), {
+        headers,
+        cache: "no-store",
+        credentials: "omit",
+        signal: controller.signal,
+      });
+      if (!response.ok || !response.body) return; // no feed here: polling it is
+      poll(REFRESH_FED_MS);
+      attempt = 0;
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffered = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += value;
+        let end;
+        while ((end = buffered.indexOf("\n\n")) >= 0) {
+          const block = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          let data = false;
+          for (const line of block.split("\n")) {
+            if (line.startsWith("id:")) last = line.slice(3).trim();
+            if (line.startsWith("data:")) data = true;
+          }
+          if (data) changed();
+        }
+      }
+    } catch (err) {
+      if (controller.signal.aborted) return; // logged out
+    } finally {
+      if (state.feed === controller) state.feed = null;
+    }
+    if (controller.signal.aborted || !sessionStorage.getItem(TOKEN_KEY)) return;
+    // Dropped (the server restarted, the reader was too slow): poll, and come back later.
+    poll(REFRESH_MS);
+    const wait = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5));
+    setTimeout(() => follow(attempt + 1, last), wait);
   }
 
   function logout(reason) {
     sessionStorage.removeItem(TOKEN_KEY);
     clearInterval(state.timer);
     state.timer = null;
+    if (state.feed !== null) state.feed.abort();
+    state.feed = null;
     state.vhost = state.app = null;
     state.vhosts = [];
     state.apps = {};
