@@ -2,7 +2,7 @@
 
 Server.xml's ``<AccessToken>`` can do everything.  Beside it, the operator may keep tokens
 in the store (``omeapi token add``) that are read-only, limited to some virtual hosts, or
-both.  The store keeps only their SHA-256 (:class:`~omeapi._stores.base.StoredToken`); a
+both.  The store keeps only their SHA-256 (:class:`StoredToken`, defined here, below the stores); a
 token is a long random string, so a plain digest is as good as a slow hash here.  A request
 authenticated with one gets an :class:`Identity`; :func:`check_scope` refuses (403) what
 lies beyond it, before the request is routed to a controller or forwarded to the engine
@@ -19,18 +19,33 @@ from collections.abc import Callable, Iterable, Mapping
 import attrs
 
 from omeapi import _messages as msg
-from omeapi._stores.base import StoredToken
 
 __all__ = [
     "ADMIN",
     "READING_ACTIONS",
     "TOKEN_PREFIX",
     "Identity",
+    "StoredToken",
     "check_scope",
     "identity_of",
     "new_token",
     "token_digest",
 ]
+
+
+@attrs.frozen
+class StoredToken:
+    """A scoped access token as stored: never the token itself, only the hex SHA-256 of
+    it (``digest``).  ``read_only``: reads only; ``vhosts``: the vhosts it may reach
+    (empty: all).  ``created`` is POSIX time."""
+
+    id: str
+    name: str
+    digest: str = attrs.field(repr=False)
+    read_only: bool = False
+    vhosts: tuple[str, ...] = ()
+    created: float = 0.0
+
 
 #: Every generated token starts with this (so that a leaked one is recognisable).
 TOKEN_PREFIX = "omeapi_"

@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from omeapi._access.tokens import StoredToken
 from omeapi._errors import StoreConflict, StoreError
 
 __all__ = [
@@ -112,20 +113,6 @@ class StoredVhost:
     config: Json = attrs.field(eq=False, repr=False)
     apps: tuple[StoredApp, ...] = ()
     revision: int = 0
-
-
-@attrs.frozen
-class StoredToken:
-    """A scoped access token as stored: never the token itself, only the hex SHA-256 of
-    it (``digest``).  ``read_only``: reads only; ``vhosts``: the vhosts it may reach
-    (empty: all).  ``created`` is POSIX time."""
-
-    id: str
-    name: str
-    digest: str = attrs.field(repr=False)
-    read_only: bool = False
-    vhosts: tuple[str, ...] = ()
-    created: float = 0.0
 
 
 @attrs.frozen
