@@ -178,6 +178,16 @@ def test_several_workers_without_a_store_share_one_private_store(
     del reader
 
 
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on 127.0.0.1:``port`` (Linux ``/proc``)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":  # TCP_LISTEN
+            count += 1
+    return count
+
+
 def accepting_pids(port: int, client_ports: set[int], group: int) -> dict[int, int]:
     """Client port -> the pid (in process ``group``) holding the server's end of that
     connection to 127.0.0.1:``port`` (Linux ``/proc``)."""
@@ -214,6 +224,11 @@ def test_keep_alive_connections_spread_over_the_workers(tmp_path: Path, ca: trus
         reader = drain(proc)
         wait_for(port, proc)
         when_ready(port)
+        # Both workers listening (the port answers as soon as the first one does).
+        deadline = time.monotonic() + 30
+        while listening_sockets(port) < 2:
+            assert time.monotonic() < deadline, "the second worker never listened"
+            time.sleep(0.05)
         connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(16)]
         try:
             for conn in connections:  # all open at once, as a load balancer's pool
