@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from robust_report import record
 
+#: One pytest-xdist worker runs the whole module: one baseline timing for the whole module.
+pytestmark = pytest.mark.xdist_group("robust_xml")
+
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {
     **os.environ,
