@@ -342,6 +342,37 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
+#: Modules whose tests share a module-scoped server or state: one pytest-xdist worker runs
+#: each of them whole (the other tests are handed out one by one).
+TOGETHER = {
+    "test_asgi.py": "its tests share one module-scoped Api, in order",
+    "test_asgi_served.py": "one server per ASGI server for the whole module",
+    "test_core_purity.py": "one fork tree serves all its tests",
+    "test_docs.py": "its tests share the programs' directory",
+    "test_one_server.py": "one reference server run for the whole module",
+    "test_openapi.py": "the document is loaded once for the module",
+    "test_robust_xml.py": "one baseline timing for the whole module",
+    "test_runtime_fuzz.py": "its tests share one runtime, in order",
+    "test_serve_hostile.py": "one granian and one gunicorn server for the module",
+    "test_store_workers.py": "one served store per kind for the whole module",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's ``load`` scheduling, with each module of :data:`TOGETHER` one unit of
+    work.  (Its ``xdist_group`` marks do not group under pytest 9.2 with pytest-xdist 3.8:
+    the group is added to ``item._nodeid``, which pytest no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Together(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module.rpartition("/")[2] in TOGETHER else nodeid
+
+    return Together(config, log)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Under pytest-xdist, a worker hands the figures its tests recorded to the controller,
     which prints the summary (see :func:`pytest_testnodedown`)."""

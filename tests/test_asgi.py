@@ -38,9 +38,6 @@ from omeapi import Api, ApiRequest, open_api, parse_server_xml
 from omeapi_asgi import AsgiApp, create_app, request_from_scope
 from omeapi_werkzeug import create_app as create_wsgi_app
 
-#: One pytest-xdist worker runs the whole module: its tests share one module-scoped Api, in order.
-pytestmark = pytest.mark.xdist_group("asgi")
-
 LIMIT = 1024
 
 

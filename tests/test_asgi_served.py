@@ -20,9 +20,6 @@ import pytest
 from asgi_support import AUTH, OK_BODY, ORIGIN, server_xml
 from servers import free_port, stop, wait_for
 
-#: One pytest-xdist worker runs the whole module: one server per ASGI server for the whole module.
-pytestmark = pytest.mark.xdist_group("asgi_served")
-
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 LIMIT = 1024

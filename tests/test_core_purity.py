@@ -30,9 +30,6 @@ FORBIDDEN = ("werkzeug", "omeapi_werkzeug", "adapters")
 #: Servers and WSGI plumbing: not even a bare ``import omeapi`` may load them.
 SERVERS = ("gunicorn", "granian", "wsgiref", "http.server", "socketserver")
 
-#: One pytest-xdist worker runs the whole module: one fork tree serves all its tests.
-pytestmark = pytest.mark.xdist_group("core_purity")
-
 
 def core_modules() -> list[str]:
     names = []

@@ -27,9 +27,6 @@ from omeapi import MediaEngine, open_api
 from omeapi._routes import ROUTES
 from omeapi._wire.request import ApiRequest
 
-#: One pytest-xdist worker runs the whole module: it shares the programs' directory.
-pytestmark = pytest.mark.xdist_group("docs")
-
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = "<!-- not run -->"

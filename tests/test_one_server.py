@@ -39,9 +39,6 @@ from servers import free_port, stop, wait_for
 
 from omeapi._simulated.jobs import JOB_RETENTION
 
-#: One pytest-xdist worker runs the whole module: one reference server run for the whole module.
-pytestmark = pytest.mark.xdist_group("one_server")
-
 pytest.importorskip("granian")  # the default server of ``omeapi serve``
 pytest.importorskip("werkzeug")
 

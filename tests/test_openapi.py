@@ -26,9 +26,6 @@ trustme = pytest.importorskip("trustme")
 
 from referencing.jsonschema import DRAFT202012  # noqa: E402
 
-#: One pytest-xdist worker runs the whole module: the document is loaded once for the module.
-pytestmark = pytest.mark.xdist_group("openapi")
-
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml"
 DOC_URI = "urn:omeapi:openapi"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

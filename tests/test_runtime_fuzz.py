@@ -16,9 +16,6 @@ from test_runtime_support import APP, Runtime
 
 from omeapi._routes import ROUTES
 
-#: One pytest-xdist worker runs the whole module: its tests share one runtime, in order.
-pytestmark = pytest.mark.xdist_group("runtime_fuzz")
-
 S = f"{APP}/streams/s1"
 
 #: Every runtime route that parses a body, with a path that reaches it.

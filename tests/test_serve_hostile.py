@@ -24,9 +24,6 @@ import pytest
 from robust_report import record
 from servers import free_port, stop, wait_for
 
-#: One pytest-xdist worker runs the whole module: one granian and one gunicorn server for it.
-pytestmark = pytest.mark.xdist_group("serve_hostile")
-
 TOKEN = "hostile-token"
 AUTH = "Basic " + base64.b64encode(TOKEN.encode()).decode()
 ROOT = Path(__file__).resolve().parent.parent

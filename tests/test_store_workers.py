@@ -34,9 +34,6 @@ from store_support import STORE_KINDS, fresh_location, server_xml_with_storage
 
 from omeapi._stores.open import open_store
 
-#: One pytest-xdist worker runs the whole module: one served store per kind for the whole module.
-pytestmark = pytest.mark.xdist_group("store_workers")
-
 pytest.importorskip("gunicorn")
 
 ROOT = Path(__file__).resolve().parent.parent
