@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -310,6 +312,84 @@ def dyn(client: Client) -> Client:
     """:func:`client` plus a writable vhost ``dynvh`` holding app ``dyn`` (OME's defaults)."""
     client.create_vhost("dynvh", "dyn")
     return client
+
+
+#: The variable that carries the suite's bytecode directory from the pytest-xdist controller
+#: to its workers (see :func:`pytest_configure`).
+_PYCACHE_ENV = "OMEAPI_TEST_PYCACHE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``PYTHONDONTWRITEBYTECODE`` set, every Python process the tests start (servers,
+    their workers, ``omeapi check``, the fresh interpreters of the purity and docs tests:
+    hundreds) would compile omeapi and its adapters from source again.  They share one
+    bytecode directory instead (``PYTHONPYCACHEPREFIX``), private to this run and removed
+    at its end: still nothing is written next to the sources or the installed packages.
+    The pytest processes themselves are left as they were started."""
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: its controller made it
+        prefix = os.environ.get(_PYCACHE_ENV)
+    elif os.environ.get("PYTHONDONTWRITEBYTECODE") and not os.environ.get("PYTHONPYCACHEPREFIX"):
+        prefix = tempfile.mkdtemp(prefix="omeapi-test-pycache-")
+        os.environ[_PYCACHE_ENV] = prefix
+        config.add_cleanup(lambda: shutil.rmtree(prefix, ignore_errors=True))
+    else:
+        prefix = None
+    # A controller sets it for the processes its tests start, not for its workers: they
+    # start as it did (and set it for theirs here).
+    worker = hasattr(config, "workerinput")
+    if prefix and (worker or not getattr(config.option, "numprocesses", None)):
+        os.environ["PYTHONPYCACHEPREFIX"] = prefix
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
+#: Modules whose tests share a module-scoped server or state: one pytest-xdist worker runs
+#: each of them whole (the other tests are handed out one by one).
+TOGETHER = {
+    "test_asgi.py": "its tests share one module-scoped Api, in order",
+    "test_asgi_served.py": "one server per ASGI server for the whole module",
+    "test_core_purity.py": "one fork tree serves all its tests",
+    "test_docs.py": "its tests share the programs' directory",
+    "test_one_server.py": "one reference server run for the whole module",
+    "test_openapi.py": "the document is loaded once for the module",
+    "test_robust_xml.py": "one baseline timing for the whole module",
+    "test_runtime_fuzz.py": "its tests share one runtime, in order",
+    "test_serve_hostile.py": "one granian and one gunicorn server for the module",
+    "test_store_workers.py": "one served store per kind for the whole module",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's ``load`` scheduling, with each module of :data:`TOGETHER` one unit of
+    work.  (Its ``xdist_group`` marks do not group under pytest 9.2 with pytest-xdist 3.8:
+    the group is added to ``item._nodeid``, which pytest no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Together(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module.rpartition("/")[2] in TOGETHER else nodeid
+
+    return Together(config, log)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands the figures its tests recorded to the controller,
+    which prints the summary (see :func:`pytest_testnodedown`)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from robust_report import FIGURES
+
+        workeroutput["robust_figures"] = [list(pair) for pair in FIGURES]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The figures of a pytest-xdist worker that finished, for the controller's summary."""
+    from robust_report import FIGURES
+
+    output = getattr(node, "workeroutput", None) or {}
+    FIGURES.extend((test, figures) for test, figures in output.get("robust_figures", ()))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

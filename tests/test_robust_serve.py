@@ -158,22 +158,23 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 _segment_chars = st.characters(codec="utf-8", exclude_categories=("Cs",))
 
 
+#: Built once: a strategy built inside a composite is built (and validated) again at every
+#: draw, which cost more than drawing from it.
+_PATH_VALUES = st.one_of(
+    st.sampled_from(["default", "app", "stream", "x", ""]),
+    st.text(_segment_chars, max_size=40).map(
+        lambda s: "".join(c if c.isalnum() else f"%{ord(c) & 0xFF:02X}" for c in s)
+    ),
+    st.sampled_from(["%", "%2", "%zz", "%00", "%FF%FE", "%C0%AF", "..", "%2e%2e", "%2F", "a%2Fb"]),
+    st.text(st.sampled_from("a%/:;.?#"), max_size=20),
+    st.just("x" * 5000),
+)
+
+
 @st.composite
 def path_values(draw: st.DrawFn) -> str:
     """A path parameter: a known name, junk, or odd percent-encodings."""
-    return draw(
-        st.one_of(
-            st.sampled_from(["default", "app", "stream", "x", ""]),
-            st.text(_segment_chars, max_size=40).map(
-                lambda s: "".join(c if c.isalnum() else f"%{ord(c) & 0xFF:02X}" for c in s)
-            ),
-            st.sampled_from(
-                ["%", "%2", "%zz", "%00", "%FF%FE", "%C0%AF", "..", "%2e%2e", "%2F", "a%2Fb"]
-            ),
-            st.text(st.sampled_from("a%/:;.?#"), max_size=20),
-            st.just("x" * 5000),
-        )
-    )
+    return draw(_PATH_VALUES)
 
 
 def nested(depth: int) -> bytes:
@@ -229,47 +230,71 @@ def odd_case(method: str, flips: list[bool]) -> str:
     return "".join(c.lower() if flip else c for c, flip in zip(method, flips, strict=False))
 
 
+#: The strategies :func:`requests` draws from, built once (see :data:`_PATH_VALUES`).
+_PATH_VALUE = path_values()
+_TEMPLATES = st.sampled_from(PATHS)
+_BOOLEANS = st.booleans()
+_QUERIES = st.sampled_from(["", "a=%", "%%%", "x=" + "%FF" * 200, "a&a&a"])
+_METHODS = st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+_ONE_IN_FIVE = st.integers(0, 4)
+_FLIPS = st.lists(st.booleans(), min_size=7, max_size=7)
+_HOSTS = st.sampled_from(["localhost", "localhost", "localhost", "localhost:1", "LOCALHOST", "x"])
+_ORIGINS = st.sampled_from(["http://a.example", "null", "\x01"])
+_ONE_IN_FOUR = st.integers(0, 3)
+_REPEATED_NAMES = st.sampled_from(["Authorization", "Host", "Content-Type", "Origin", "X-A"])
+_REPEATED_VALUES = st.sampled_from(["a", AUTH, "localhost", ""])
+_REPEATS = st.integers(2, 50)
+_ONE_IN_SIX = st.integers(0, 5)
+_CONTENT_TYPES = st.sampled_from(["text/plain", "\xff", ""])
+_FRAMINGS = st.sampled_from(["length", "length", "chunked", "badchunks", "none", "huge", "hugeraw"])
+_CHUNK_SIZES = st.sampled_from([1, 7, 4096])
+_CHUNKED_NAMES = st.sampled_from(["chunked", "Chunked"])
+
+
+def chunked(body: bytes, size: int) -> bytes:
+    """``body`` as chunks of ``size`` bytes (the last one shorter), then the last chunk."""
+    if size == 1:  # every byte its own chunk: b"1\r\n" + byte + b"\r\n", built in one go
+        framed = bytearray(b"1\r\n?\r\n" * len(body))
+        framed[3::6] = body
+        return bytes(framed) + b"0\r\n\r\n"
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
 @st.composite
 def requests(draw: st.DrawFn) -> tuple[bytes, bytes, bool]:
     """(head, body, bad credentials) of one raw request."""
-    template = draw(st.sampled_from(PATHS))
-    path = re.sub(r"\{[^}]+\}", lambda _: draw(path_values()), template)
-    if draw(st.booleans()):
-        path += "?" + draw(st.sampled_from(["", "a=%", "%%%", "x=" + "%FF" * 200, "a&a&a"]))
-    method = draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]))
-    if draw(st.integers(0, 4)) == 0:
-        method = odd_case(method, draw(st.lists(st.booleans(), min_size=7, max_size=7)))
-    bad_auth = draw(st.integers(0, 4)) == 0
+    template = draw(_TEMPLATES)
+    path = re.sub(r"\{[^}]+\}", lambda _: draw(_PATH_VALUE), template)
+    if draw(_BOOLEANS):
+        path += "?" + draw(_QUERIES)
+    method = draw(_METHODS)
+    if draw(_ONE_IN_FIVE) == 0:
+        method = odd_case(method, draw(_FLIPS))
+    bad_auth = draw(_ONE_IN_FIVE) == 0
     auth = draw(AUTHS) if bad_auth else AUTH
-    hosts = ["localhost", "localhost", "localhost", "localhost:1", "LOCALHOST", "x"]
-    headers = [("Host", draw(st.sampled_from(hosts)))]
+    headers = [("Host", draw(_HOSTS))]
     if auth is not None:
         headers.append(("Authorization", auth))
-    if draw(st.booleans()):
-        headers.append(("Origin", draw(st.sampled_from(["http://a.example", "null", "\x01"]))))
-    if draw(st.integers(0, 3)) == 0:  # repeated headers
-        name = draw(st.sampled_from(["Authorization", "Host", "Content-Type", "Origin", "X-A"]))
-        headers += [(name, draw(st.sampled_from(["a", AUTH, "localhost", ""])))] * draw(
-            st.integers(2, 50)
-        )
+    if draw(_BOOLEANS):
+        headers.append(("Origin", draw(_ORIGINS)))
+    if draw(_ONE_IN_FOUR) == 0:  # repeated headers
+        name = draw(_REPEATED_NAMES)
+        headers += [(name, draw(_REPEATED_VALUES))] * draw(_REPEATS)
         bad_auth = bad_auth or name == "Authorization"
-    if draw(st.integers(0, 5)) == 0:
-        headers.append(("Content-Type", draw(st.sampled_from(["text/plain", "\xff", ""]))))
+    if draw(_ONE_IN_SIX) == 0:
+        headers.append(("Content-Type", draw(_CONTENT_TYPES)))
     body = draw(JSON_BODIES)
-    framing = draw(
-        st.sampled_from(["length", "length", "chunked", "badchunks", "none", "huge", "hugeraw"])
-    )
+    framing = draw(_FRAMINGS)
     if framing == "huge":  # announced and sent, past the body limit
         body = b"[" * (BODY_LIMIT + 4096)
     if framing in ("length", "huge"):
         headers.append(("Content-Length", str(len(body))))
     elif framing == "chunked":
         headers.append(("Transfer-Encoding", "chunked"))
-        size = draw(st.sampled_from([1, 7, 4096]))
-        chunks = [body[i : i + size] for i in range(0, len(body), size)]
-        body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+        body = chunked(body, draw(_CHUNK_SIZES))
     elif framing == "badchunks":  # complete, but not as RFC 9112 section 7.1 frames chunks
-        headers.append(("Transfer-Encoding", draw(st.sampled_from(["chunked", "Chunked"]))))
+        headers.append(("Transfer-Encoding", draw(_CHUNKED_NAMES)))
         size = b"%x" % len(body)
         body = draw(
             st.sampled_from(

@@ -2,7 +2,10 @@
 subprocess) in well under a second of work each.
 
 The time allowed is measured against a check of a valid file made the same way, so the
-interpreter's start on a loaded machine is not counted against the refusal.
+interpreter's start on a loaded machine is not counted against the refusal.  Each time is
+the fastest of up to :data:`TRIES` checks (a case stops at its first one within the time
+allowed): other tests running on the same cores (pytest-xdist) slow a check down now and
+then, while a bomb, or a fetch that hangs, is slow every time.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ ENV = {
 }
 #: Seconds a refusal may take beyond the check of a valid file.
 WITHIN = 1.0
+#: Checks at most, of which the fastest counts.
+TRIES = 3
 
 VALID = """<?xml version="1.0"?>
 <Server version="8">
@@ -79,9 +84,12 @@ def check(path: Path) -> tuple[int, str, float]:
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> float:
     path = tmp_path_factory.mktemp("valid") / "Server.xml"
     path.write_text(VALID.format(extra=""))
-    code, out, elapsed = check(path)
-    assert code == 0, out
-    return elapsed
+    fastest = float("inf")
+    for _ in range(TRIES):
+        code, out, elapsed = check(path)
+        assert code == 0, out
+        fastest = min(fastest, elapsed)
+    return fastest
 
 
 def write_loop(directory: Path) -> Path:
@@ -131,8 +139,18 @@ def test_a_hostile_config_is_refused_quickly_by_omeapi_check(
         path.write_text(case)
     else:
         path = case(tmp_path)
-    code, out, elapsed = check(path)
-    record(f"omeapi check, {name}", f"exit {code} in {elapsed:.2f} s (valid file {baseline:.2f} s)")
+    times: list[float] = []
+    while len(times) < TRIES:
+        code, out, took = check(path)
+        times.append(took)
+        elapsed = min(times)
+        wrong = code == 0 or "Traceback" in out or "root:" in out or not out.strip()
+        if wrong or elapsed - baseline < WITHIN:
+            break  # a wrong answer is reported as it is; a right one within the time allowed
+    record(
+        f"omeapi check, {name}",
+        f"exit {code} in {elapsed:.2f} s (valid file {baseline:.2f} s, {len(times)} checks)",
+    )
     assert code != 0, out
     assert "Traceback" not in out, out
     assert "root:" not in out  # /etc/passwd never shows through
