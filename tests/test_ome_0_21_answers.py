@@ -39,6 +39,25 @@ STT_PROFILE = """<MediaOptions><STT><Enable>true</Enable><Rendition>
 <OutputSubtitleLabel>auto</OutputSubtitleLabel></Rendition></STT></MediaOptions>"""
 
 
+#: A Whisper (speech-to-text) rendition's subtitle object on the 0.21 wire.
+STT_SUBTITLE = {
+    "codec": "WHISPER",
+    "codecStatus": "Ready",
+    "language": "en",
+    "autoSelect": True,
+    "default": False,
+    "forced": False,
+    "timebase": {"num": 1, "den": 1000},
+    "stt": {
+        "engine": "whisper",
+        "model": "base.bin",
+        "sourceLanguage": "en",
+        "translation": False,
+        "outputLabel": "auto",
+    },
+}
+
+
 def _api(tmp_path: Path, version: str, xml: str | None = None) -> Runtime:
     rt = Runtime(tmp_path, xml)
     rt.api = open_api(rt.api.config, rt.engine, brake=False, ome_version=version)
@@ -217,22 +236,7 @@ VALUE_ROWS: list[tuple[str, Any, dict[str, Any]]] = [
                 "id": 4,
                 "type": "Subtitle",
                 "name": "auto",
-                "subtitle": {
-                    "codec": "WHISPER",
-                    "codecStatus": "Ready",
-                    "language": "en",
-                    "autoSelect": True,
-                    "default": False,
-                    "forced": False,
-                    "timebase": {"num": 1, "den": 1000},
-                    "stt": {
-                        "engine": "whisper",
-                        "model": "base.bin",
-                        "sourceLanguage": "en",
-                        "translation": False,
-                        "outputLabel": "auto",
-                    },
-                },
+                "subtitle": STT_SUBTITLE,
             },
         },
     ),
@@ -553,22 +557,7 @@ API_ROWS: list[tuple[str, Callable[[Runtime], Any], dict[str, Any], str]] = [
                     "id": 3,
                     "type": "Subtitle",
                     "name": "auto",
-                    "subtitle": {
-                        "codec": "WHISPER",
-                        "codecStatus": "Ready",
-                        "language": "en",
-                        "autoSelect": True,
-                        "default": False,
-                        "forced": False,
-                        "timebase": {"num": 1, "den": 1000},
-                        "stt": {
-                            "engine": "whisper",
-                            "model": "base.bin",
-                            "sourceLanguage": "en",
-                            "translation": False,
-                            "outputLabel": "auto",
-                        },
-                    },
+                    "subtitle": STT_SUBTITLE,
                 }
             ],
         },
