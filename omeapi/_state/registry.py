@@ -327,11 +327,14 @@ class Registry:
                 self._generation_seen = generation
                 return False
             state = self.store.load()
+            changed = state.version != self._seen
+            if changed:
+                self._install(state)
+            # Recorded once the state is published: a thread that finds this generation
+            # seen answers from the new snapshot (recorded before, it could answer from the
+            # old one: a vhost just created elsewhere answered 404).
             self._generation_seen = generation
-            if state.version == self._seen:
-                return False
-            self._install(state)
-            return True
+            return changed
 
     def _install(self, state: StoreState) -> None:
         """Publish Server.xml's vhosts plus ``state``'s, reusing unchanged entries (their
