@@ -217,6 +217,12 @@ def test_header_values_are_latin_1_and_the_last_repeat_wins() -> None:
     assert request.headers["authorization"] == "two"
 
 
+@given(st.lists(st.tuples(st.binary(max_size=12), st.binary(max_size=24)), max_size=8))
+def test_decoded_header_bytes_are_the_headers_build_makes(pairs: list[tuple[bytes, bytes]]) -> None:
+    text = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs]
+    assert ApiRequest.decode_headers(pairs) == ApiRequest.build("GET", "/", text).headers
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
@@ -604,6 +610,111 @@ def test_a_stalled_body_is_cut_off_at_the_body_timeout(api: Api) -> None:
         "message": "[HTTP] Request body was not received within 0.1 seconds (408)",
         "statusCode": 408,
     }
+
+
+STALLING_FRAMINGS = [
+    # (HTTP version, headers besides Host and the token): a body may still be on its way.
+    ("1.1", [("content-length", "9")]),
+    ("1.1", [("transfer-encoding", "chunked")]),
+    ("1.1", [("content-length", "09")]),
+    ("2", []),
+    ("3", []),
+]
+
+
+@pytest.mark.parametrize(("version", "framing"), STALLING_FRAMINGS)
+def test_a_body_that_never_comes_is_cut_off_whatever_the_framing(
+    api: Api, version: str, framing: list[tuple[str, str]]
+) -> None:
+    # Only HTTP/1.x without a length or chunks (or a length of 0) is read without a
+    # deadline: every other framing may leave the first body message to the client.
+    app = create_app(api, body_timeout=0.1)
+    scope = http_scope("POST", "/v1/vhosts", [("host", "localhost"), ("authorization", AUTH)])
+    scope["http_version"] = version
+    scope["headers"] += [(k.encode(), v.encode()) for k, v in framing]
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep(3600)  # the client sends nothing, and stays
+        raise AssertionError("not cut off")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        with anyio.fail_after(5):
+            await app(scope, receive, send)
+
+    anyio.run(run)
+    assert sent[0]["status"] == 408
+
+
+@pytest.mark.parametrize(("version", "length"), [("1.1", None), ("1.0", None), ("2", "0")])
+def test_a_request_framed_without_a_body_is_answered_from_its_one_message(
+    api: Api, version: str, length: str | None
+) -> None:
+    headers = [("host", "localhost"), ("authorization", AUTH)]
+    if length is not None:
+        headers.append(("content-length", length))
+    asked = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        asked += 1
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    answer = Answer()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer.status = message["status"]
+        else:
+            answer.body += message.get("body", b"")
+
+    scope = http_scope("GET", "/v1/vhosts", headers)
+    scope["http_version"] = version
+    asyncio.run(create_app(api, body_timeout=0.1)(scope, receive, send))
+    assert (answer.status, answer.body, asked) == (200, OK_BODY, 1)
+
+
+def test_a_disconnect_before_a_bodyless_request_is_read_gets_no_answer(app: AsgiApp) -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(http_scope(), receive, send))
+    assert sent == []
+
+
+def test_the_header_list_given_to_the_server_is_its_own(app: AsgiApp) -> None:
+    # A server (or a middleware) may add to the list it is sent; the next answer with the
+    # same headers must not carry what it added.
+    first = call(app, headers=ORIGIN_HEADERS)
+    second = call(app, headers=ORIGIN_HEADERS)
+    assert first.messages[0]["headers"] is not second.messages[0]["headers"]
+    first.messages[0]["headers"].append((b"x-added", b"1"))
+    third = call(app, headers=ORIGIN_HEADERS)
+    assert (b"x-added", b"1") not in third.messages[0]["headers"]
+    assert third.messages[0]["headers"] == second.messages[0]["headers"][:]
+
+
+def test_encoded_headers_stay_bounded_however_many_origins_ask(app: AsgiApp) -> None:
+    import omeapi_asgi
+
+    # An Origin the config allows is echoed back: headers that clients choose.
+    for n in range(omeapi_asgi._ENCODED_MAX + 50):
+        origin = f"https://client{n}.console.example.com"
+        headers = [("host", "localhost"), ("authorization", AUTH), ("origin", origin)]
+        answer = call(app, headers=headers)
+        assert (b"access-control-allow-origin", origin.encode()) in [
+            (k.lower(), v) for k, v in answer.messages[0]["headers"]
+        ]
+        assert len(omeapi_asgi._ENCODED) <= omeapi_asgi._ENCODED_MAX
 
 
 def test_without_a_body_timeout_a_slow_body_is_waited_for(api: Api) -> None:

@@ -83,13 +83,14 @@ def _route_path(scope: Scope) -> str:
     same.  So where the server had to replace something, the raw bytes are decoded again.
     """
     path: str = scope["path"]
-    raw = scope.get("raw_path")
-    if "\ufffd" in path and raw:
-        decoded = unquote_to_bytes(bytes(raw).partition(b"?")[0])
-        try:
-            path = decoded.decode("utf-8")
-        except UnicodeDecodeError:
-            path = decoded.decode("latin-1")
+    if "\ufffd" in path:
+        raw = scope.get("raw_path")
+        if raw:
+            decoded = unquote_to_bytes(bytes(raw).partition(b"?")[0])
+            try:
+                path = decoded.decode("utf-8")
+            except UnicodeDecodeError:
+                path = decoded.decode("latin-1")
     # ASGI's path includes the root_path the app is mounted at (Starlette's Mount, uvicorn
     # --root-path); servers that keep them apart (hypercorn) give a path without it.
     root: str = scope.get("root_path", "")
@@ -98,31 +99,29 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
-def _headers(scope: Scope) -> list[tuple[str, str]]:
-    """The header pairs as latin-1 text (as in WSGI), for :meth:`ApiRequest.build`, which
-    lower-cases the names, trims the values and lets a repeated header's last value win."""
-    headers = [
-        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
-    ]
-    server = scope.get("server")
-    if server:
-        # Without a Host header (HTTP/1.0), the server's own address, as WSGI's
-        # SERVER_NAME:SERVER_PORT.  First, so that a Host header the client sent wins.
-        address, port = server[0], server[1]
-        headers.insert(0, ("host", f"{address}:{port}" if port is not None else str(address)))
+def _headers(scope: Scope) -> dict[str, str]:
+    """The request's headers as the core reads them (:meth:`ApiRequest.decode_headers`)."""
+    headers = ApiRequest.decode_headers(scope["headers"])
+    if "host" not in headers:
+        server = scope.get("server")
+        if server:
+            # Without a Host header (HTTP/1.0), the server's own address, as WSGI's
+            # SERVER_NAME:SERVER_PORT.
+            address, port = server[0], server[1]
+            headers["host"] = f"{address}:{port}" if port is not None else str(address)
     return headers
 
 
-def _request(scope: Scope, headers: list[tuple[str, str]], body: bytes) -> ApiRequest:
+def _request(scope: Scope, headers: dict[str, str], body: bytes) -> ApiRequest:
     client = scope.get("client")
-    return ApiRequest.build(
-        scope["method"],
+    return ApiRequest(
+        scope["method"].upper(),
         _route_path(scope),
         headers,
         body,
-        query=scope.get("query_string", b"").decode("latin-1"),
-        client=str(client[0]) if client else "",
-        scheme=scope.get("scheme", "http"),
+        scope.get("query_string", b"").decode("latin-1"),
+        str(client[0]) if client else "",
+        scope.get("scheme", "http"),
     )
 
 
@@ -131,28 +130,41 @@ def request_from_scope(scope: Scope, body: bytes) -> ApiRequest:
     return _request(scope, _headers(scope), body)
 
 
-def _declared_length(headers: list[tuple[str, str]]) -> int | None:
-    length = None
-    for name, value in headers:
-        if name.lower() == "content-length":
-            length = value.strip()
+def _declared_length(headers: Mapping[str, str]) -> int | None:
+    length = headers.get("content-length")
     return int(length) if length is not None and length.isascii() and length.isdigit() else None
 
 
-async def _read_body(receive: Receive, limit: int, declared: int | None) -> bytes | None:
+def _framed_empty(scope: Scope, headers: Mapping[str, str]) -> bool:
+    """Whether the request's framing says it has no body: HTTP/1.x without a length or
+    chunks (RFC 9112 section 6.3), or a zero length.  Its one body message is then the
+    server's to give at once: a client has nothing left to stall."""
+    if "transfer-encoding" in headers:
+        return False
+    length = headers.get("content-length")
+    if length is None:
+        return scope.get("http_version") in ("1.1", "1.0")
+    return length == "0"
+
+
+async def _read_body(
+    receive: Receive, limit: int, declared: int | None, first: Message | None = None
+) -> bytes | None:
     """The request body, up to ``limit + 1`` bytes; None if the client went away.
 
     One byte more than the limit is enough for the core to answer 413; the rest is never
     read (or buffered).  A declared ``Content-Length`` over the limit is not read at all:
     the core is given a zero-filled stand-in of ``limit + 1`` bytes, so that it answers
-    (401, 404 or 413, in its own order) before the client has sent the body.
+    (401, 404 or 413, in its own order) before the client has sent the body.  ``first``:
+    a body message received already.
     """
     if declared is not None and declared > limit:
         return bytes(limit + 1)
     chunks: list[bytes] = []
     size = 0
     while size <= limit:
-        message = await receive()
+        message = first or await receive()
+        first = None
         if message["type"] == "http.disconnect":
             return None
         chunk = message.get("body", b"")
@@ -165,12 +177,34 @@ async def _read_body(receive: Receive, limit: int, declared: int | None) -> byte
     return body[: limit + 1] if size > limit else body
 
 
+#: Response headers as ASGI's bytes, by the core's header tuple: most answers are given
+#: again with the same headers (kept answers), and encoding them is a fair part of what
+#: the adapter costs a request.  Bounded, since some headers (an echoed Origin) come from
+#: clients.
+_ENCODED: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+_ENCODED_MAX = 512
+
+
+def _encoded(headers: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
+    encoded = _ENCODED.get(headers)
+    if encoded is None:
+        encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        _ENCODED[headers] = encoded
+    # A copy: a server or middleware may append to the list it is given.
+    return encoded.copy()
+
+
 async def _send_response(send: Send, response: ApiResponse) -> None:
     """The core's answer as ASGI messages (a HEAD answer keeps its ``Content-Length``)."""
-    headers = [
-        (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
-    ]
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": _encoded(response.headers),
+        }
+    )
     await send({"type": "http.response.body", "body": response.body})
 
 
@@ -185,9 +219,7 @@ async def _send_stream(receive: Receive, send: Send, response: ApiResponse) -> N
         loop.call_soon_threadsafe(ready.set)
 
     stream.set_waker(wake)
-    headers = [
-        (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
-    ]
+    headers = _encoded(response.headers)
     gone = asyncio.Event()
 
     async def watch() -> None:
@@ -346,18 +378,27 @@ class AsgiApp:
                 return
         headers = _headers(scope)
         body: bytes | None = None
-        # A stalled or trickling body holds a coroutine, not a thread; with body_timeout it
-        # is cut off, wherever the read is.
-        with anyio.move_on_after(self.body_timeout) as deadline:
-            body = await _read_body(receive, api.body_limit, _declared_length(headers))
-        if deadline.cancelled_caught:
-            assert self.body_timeout is not None
-            late = api.body_timed_out(_request(scope, headers, b""), self.body_timeout)
-            with contextlib.suppress(OSError):
-                await _send_response(send, late)
-            return
-        if body is None:
-            return  # the client went away before sending the whole body
+        first: Message | None = None
+        if _framed_empty(scope, headers):
+            # Nothing to wait for: no deadline to set up (a fair part of a GET's cost).
+            first = await receive()
+            if first["type"] == "http.disconnect":
+                return
+            body = first.get("body", b"")
+        if first is None or first.get("more_body", False):
+            # A stalled or trickling body holds a coroutine, not a thread; with body_timeout
+            # it is cut off, wherever the read is.
+            with anyio.move_on_after(self.body_timeout) as deadline:
+                body = await _read_body(receive, api.body_limit, _declared_length(headers), first)
+            if deadline.cancelled_caught:
+                assert self.body_timeout is not None
+                late = api.body_timed_out(_request(scope, headers, b""), self.body_timeout)
+                with contextlib.suppress(OSError):
+                    await _send_response(send, late)
+                return
+            if body is None:
+                return  # the client went away before sending the whole body
+        assert body is not None
         request = _request(scope, headers, body)
         # On the event loop when nothing of it can block (kept answers, config reads,
         # refusals); else the whole request again, on a worker thread.

@@ -31,10 +31,14 @@ class ResponseStream(Protocol):
     def __iter__(self) -> Iterator[bytes]: ...
 
 
+#: What a header value is trimmed of (at both ends) before the core reads it.
+_TRIMMED = " \t\r\n"
+
+
 def _lower_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     # A repeated header: the last value wins, as in OME's parser.
-    return {name.lower(): value.strip(" \t\r\n") for name, value in pairs}
+    return {name.lower(): value.strip(_TRIMMED) for name, value in pairs}
 
 
 @attrs.frozen
@@ -68,6 +72,20 @@ class ApiRequest:
     ) -> ApiRequest:
         """A request with header names lower-cased and values trimmed."""
         return cls(method.upper(), path, _lower_headers(headers), body, query, client, scheme)
+
+    @staticmethod
+    def decode_headers(pairs: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+        """Header pairs as bytes (ASGI's ``scope["headers"]``, an HTTP/2 library's) as the
+        ``headers`` of a request: latin-1 text (as in WSGI), names lower-cased, values
+        trimmed as :meth:`build` trims them, a repeated header's last value winning.
+
+        One pass over the bytes, for servers that call the core on every request: the
+        same as :meth:`build` given the decoded pairs.
+        """
+        return {
+            name.decode("latin-1").lower(): value.decode("latin-1").strip(_TRIMMED)
+            for name, value in pairs
+        }
 
     def header(self, name: str) -> str | None:
         """A header's value by lower-case name."""
