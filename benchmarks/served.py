@@ -5,7 +5,8 @@ one worker per core vs one, beside OvenMediaEngine's own API server with as many
 when ``OME_BIN`` names a locally built binary (left out otherwise).
 
     [OME_BIN=/path/to/OvenMediaEngine] python -m benchmarks.served [--duration 5]
-        [--rounds 3] [--only-workers] [--servers granian,sync,gthread,uvicorn,hypercorn]
+        [--rounds 3] [--only-workers | --only-engine-host | --only-servers]
+        [--servers granian,sync,gthread,uvicorn,hypercorn]
 
 Prints req/s, latency percentiles and the server's CPU time per request per (server, app),
 measured alternately in rounds, and last the ratios omeapi / limit and omeapi / alternative.
@@ -617,6 +618,9 @@ def main() -> None:
     parser.add_argument(
         "--only-engine-host", action="store_true", help="just the engine host's runtime read"
     )
+    parser.add_argument(
+        "--only-servers", action="store_true", help="just the table of --servers against the limit"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian package 'wrk')")
@@ -626,6 +630,10 @@ def main() -> None:
         return
     if args.only_engine_host:
         engine_host(args.duration, args.rounds)
+        return
+    if args.only_servers:
+        for line in throughput(args.servers.split(","), args.duration, args.rounds):
+            print(f"- {line}")
         return
     summary = workers(args.duration, args.rounds)
     summary += engine_host(args.duration, args.rounds)

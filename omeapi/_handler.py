@@ -145,10 +145,14 @@ class _Routed:
 
     __slots__ = ("action", "of_snapshot", "refreshed")
 
-    def __init__(self) -> None:
+    def __init__(self, refreshed: bool = False) -> None:
         self.action = ""
         self.of_snapshot = False
-        self.refreshed = False
+        self.refreshed = refreshed
+
+
+#: Before the route is known (a failed login, say): no route learnt.
+_UNROUTED = _Routed()
 
 
 def _cors_asked(request: ApiRequest) -> tuple[str | None, str | None]:
@@ -414,8 +418,10 @@ class Api:
         if early is not None:
             return early
         extra: tuple[tuple[str, str], ...] = ()
-        routed = _Routed()
+        # Made once a kept answer has not answered: most requests never need it.
+        routed = _UNROUTED
         key = snapshot = None
+        refreshed = False
         try:
             identity = self._authenticate(request, may_block)
             # A scoped token's answers are never taken from those kept for everyone: its
@@ -426,11 +432,12 @@ class Api:
                 # Fresh first: an answer is given again only while its snapshot is current.
                 if self._shared:
                     self._refresh(request, may_block)
-                    routed.refreshed = True
+                    refreshed = True
                 snapshot = self.services.registry.snapshot
                 kept = self._answers.get(key, snapshot)
                 if kept is not None:
                     return kept
+            routed = _Routed(refreshed)
             reply = self._dispatch(request, routed, may_block, identity, defer_forward)
             extra = reply.headers
         except _WouldForward as later:

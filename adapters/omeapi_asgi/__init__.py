@@ -414,8 +414,10 @@ class AsgiApp:
         if response.stream is not None:
             await _send_stream(receive, send, response)
             return
-        with contextlib.suppress(OSError):  # ASGI 2.4: sending to a gone client raises
+        try:
             await _send_response(send, response)
+        except OSError:  # ASGI 2.4: sending to a gone client raises
+            pass
 
     async def _forwarded(self, request: ApiRequest) -> Forwarded | ApiError:
         assert self._forward is not None

@@ -152,8 +152,9 @@ class EnvironHeaders(Mapping[str, str]):
                 return self[name]
             except KeyError:
                 return default
+        # PEP 3333: the server's HTTP_* values are native strings already.
         value = self._environ.get(key)
-        return default if value is None else str(value)
+        return default if value is None else value
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
