@@ -489,7 +489,7 @@ def test_own_clients_are_braked_after_threads() -> None:
 
 @pytest.mark.parametrize(("brake", "kind"), [(True, FailureBrake), (False, type(None))])
 def test_open_api_builds_the_brake(brake: bool, kind: type) -> None:
-    from tests.conftest import make_api
+    from conftest import make_api
 
     auth = make_api(brake=brake).auth
     assert auth is not None and isinstance(auth.brake, kind)
