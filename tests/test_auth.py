@@ -25,7 +25,8 @@ from omeapi._access.auth import (
     decode_base64,
     parse_credential,
 )
-from omeapi._errors import ApiError, AuthError, ConfigError, TooManyAttempts
+from omeapi._access.tokens import ADMIN, Identity, token_digest
+from omeapi._errors import ApiError, AuthError, ConfigError, TooManyAttempts, WouldBlock
 from omeapi._state.brake import FailureBrake, LocalFailures
 
 TOKEN = "ome-access-token"
@@ -489,7 +490,7 @@ def test_own_clients_are_braked_after_threads() -> None:
 
 @pytest.mark.parametrize(("brake", "kind"), [(True, FailureBrake), (False, type(None))])
 def test_open_api_builds_the_brake(brake: bool, kind: type) -> None:
-    from tests.conftest import make_api
+    from conftest import make_api
 
     auth = make_api(brake=brake).auth
     assert auth is not None and isinstance(auth.brake, kind)
@@ -563,3 +564,210 @@ def test_an_empty_token_error_says_so() -> None:
     with pytest.raises(ConfigError) as info:
         AuthVerifier("")
     assert str(info.value) == EMPTY_TOKEN
+
+
+# --- scoped tokens: the lookup ----------------------------------------------------------------
+
+SCOPED = "omeapi_0123abcd_scoped-secret"
+MONITOR = Identity("monitor", read_only=True)
+
+
+class Lookup:
+    """A :data:`~omeapi._access.auth.TokenLookup` over one scoped token that records its calls."""
+
+    def __init__(self, secret: str = SCOPED, identity: Identity = MONITOR) -> None:
+        self.table = {token_digest(secret): identity}
+        self.calls: list[tuple[bytes, bool]] = []
+
+    def __call__(self, digest: bytes, may_block: bool) -> Identity | None:
+        self.calls.append((digest, may_block))
+        return self.table.get(digest)
+
+
+def outcome_with(verifier: AuthVerifier, header: str, lookup: Lookup) -> str | None:
+    try:
+        verifier.verify(header, "c", lookup=lookup)
+    except ApiError as error:
+        return error.message
+    return None
+
+
+@pytest.mark.parametrize("may_block", [True, False])
+def test_a_scoped_token_is_found_by_its_digest(may_block: bool) -> None:
+    lookup = Lookup()
+    who = AuthVerifier(TOKEN).verify(f"Basic {b64(SCOPED)}", may_block=may_block, lookup=lookup)
+    assert who is MONITOR
+    # asked with the SHA-256 of the decoded credential, and told whether it may block
+    assert lookup.calls == [(token_digest(SCOPED), may_block)]
+    assert type(lookup.calls[0][1]) is bool
+
+
+def test_an_unknown_scoped_token_is_an_invalid_credential() -> None:
+    lookup = Lookup()
+    verifier, _ = braked(limit=1)
+    assert outcome_with(verifier, f"Basic {b64('omeapi_nobody')}", lookup) == msg(BAD_CREDENTIAL)
+    assert lookup.calls == [(token_digest("omeapi_nobody"), True)]
+    # and it is a failed attempt like any other: the brake counts it
+    with pytest.raises(TooManyAttempts):
+        verifier.verify(f"Basic {b64(SCOPED)}", "c", lookup=lookup)
+
+
+def test_the_access_token_never_asks_the_lookup() -> None:
+    lookup = Lookup(TOKEN, MONITOR)  # even a store that (wrongly) holds it as a scoped token
+    verifier = AuthVerifier(TOKEN)
+    assert verifier.verify(RIGHT, lookup=lookup) is ADMIN
+    assert verifier.verify(f"basic {B64}", lookup=lookup) is ADMIN
+    assert lookup.calls == []
+
+
+# --- the brake on the non-blocking path -------------------------------------------------------
+
+
+class Recording:
+    """A brake that admits everyone and records what the verifier tells it.  It has no
+    ``settled``: it cannot say whether a success needs bookkeeping that may block."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def check(self, client: str) -> None:
+        self.calls.append(("check", client))
+
+    def failed(self, client: str) -> float | None:
+        self.calls.append(("failed", client))
+        return None
+
+    def succeeded(self, client: str) -> None:
+        self.calls.append(("succeeded", client))
+
+
+class Settling(Recording):
+    """A brake that says, per client, whether a success needs no blocking bookkeeping."""
+
+    def __init__(self, *settled: str) -> None:
+        super().__init__()
+        self.settled_clients = settled
+
+    def settled(self, client: str) -> bool:
+        self.calls.append(("settled", client))
+        return client in self.settled_clients
+
+
+SUCCESSES = [RIGHT, f"basic {B64.rstrip('=')}"]  # the usual form, and one parsed step by step
+
+
+@pytest.mark.parametrize("header", SUCCESSES)
+def test_a_success_is_recorded_when_blocking_is_allowed(header: str) -> None:
+    brake = Recording()
+    assert AuthVerifier(TOKEN, brake=brake).verify(header, "c") is ADMIN
+    assert brake.calls == [("check", "c"), ("succeeded", "c")]
+
+
+@pytest.mark.parametrize("header", SUCCESSES)
+def test_a_success_that_may_need_the_store_would_block(header: str) -> None:
+    brake = Recording()
+    with pytest.raises(WouldBlock):
+        AuthVerifier(TOKEN, brake=brake).verify(header, "c", may_block=False)
+    assert brake.calls == [("check", "c")]  # nothing recorded: it is answered again, whole
+
+
+@pytest.mark.parametrize("header", SUCCESSES)
+def test_a_settled_client_succeeds_without_blocking(header: str) -> None:
+    brake = Settling("c")
+    assert AuthVerifier(TOKEN, brake=brake).verify(header, "c", may_block=False) is ADMIN
+    assert brake.calls == [("check", "c"), ("settled", "c"), ("succeeded", "c")]
+
+
+@pytest.mark.parametrize("header", SUCCESSES)
+def test_an_unsettled_client_would_block(header: str) -> None:
+    brake = Settling("someone else")
+    with pytest.raises(WouldBlock):
+        AuthVerifier(TOKEN, brake=brake).verify(header, "c", may_block=False)
+    assert brake.calls == [("check", "c"), ("settled", "c")]
+
+
+def test_a_scoped_success_goes_through_the_same_brake() -> None:
+    brake = Settling("c")
+    verifier = AuthVerifier(TOKEN, brake=brake)
+    scoped = f"Basic {b64(SCOPED)}"
+    assert verifier.verify(scoped, "c", may_block=False, lookup=Lookup()) is MONITOR
+    assert brake.calls == [("check", "c"), ("settled", "c"), ("succeeded", "c")]
+    with pytest.raises(WouldBlock):
+        verifier.verify(scoped, "d", may_block=False, lookup=Lookup())
+
+
+def test_a_failure_would_block_before_it_is_counted() -> None:
+    brake = Settling("c")
+    with pytest.raises(WouldBlock):
+        AuthVerifier(TOKEN, brake=brake).verify(WRONG, "c", may_block=False)
+    assert brake.calls == [("check", "c")]
+
+
+def test_a_missing_header_needs_no_counting_so_never_blocks() -> None:
+    brake = Recording()
+    assert outcome(AuthVerifier(TOKEN, brake=brake), None, "c") == msg(MISSING_HEADER)
+    with pytest.raises(AuthError) as info:
+        AuthVerifier(TOKEN, brake=brake).verify("", "c", may_block=False)
+    assert info.value.text == MISSING_HEADER
+    assert brake.calls == [("check", "c"), ("check", "c")]
+
+
+def test_a_request_without_a_client_address_is_counted_as_the_empty_client() -> None:
+    brake = Recording()
+    verifier = AuthVerifier(TOKEN, brake=brake)
+    outcome(verifier, WRONG)
+    verifier.verify(RIGHT)
+    assert brake.calls == [("check", ""), ("failed", ""), ("check", ""), ("succeeded", "")]
+
+
+# --- the quiet check (a request another process authenticated) --------------------------------
+
+
+class NoBrake(Recording):
+    def check(self, client: str) -> None:
+        raise AssertionError("the quiet check consults no brake")
+
+
+QUIET_ROWS = [
+    # (Authorization, who: an identity, or the 401 message)
+    (RIGHT, ADMIN),
+    (f"basic {B64.rstrip('=')}", ADMIN),
+    (f"  Basic {b64(SCOPED)}\t", MONITOR),
+    (WRONG, BAD_CREDENTIAL),
+    (f"Basic {b64('omeapi_nobody')}", BAD_CREDENTIAL),
+    (f"Bearer {B64}", "Not supported credential type: Bearer"),
+    ("Basic", BAD_HEADER),
+    ("\ud800", BAD_HEADER),  # a lone surrogate (from an ASGI server): bytes like any other
+    ("Basic \ud800", BAD_CREDENTIAL),
+    (None, MISSING_HEADER),
+    ("", MISSING_HEADER),
+]
+
+
+@pytest.mark.parametrize(("header", "who"), QUIET_ROWS)
+def test_verify_quietly(header: str | None, who: Identity | str) -> None:
+    brake = NoBrake()
+    verifier = AuthVerifier(TOKEN, brake=brake)
+    lookup = Lookup()
+    if isinstance(who, Identity):
+        assert verifier.verify_quietly(header, lookup) is who
+        assert verifier.identify(header, lookup) is who
+    else:
+        with pytest.raises(AuthError) as info:
+            verifier.verify_quietly(header, lookup)
+        assert info.value.text == who
+        assert verifier.identify(header, lookup) is None
+    assert brake.calls == []
+    # the lookup may always block here, and is asked only for what is not the AccessToken
+    assert all(may_block is True for _, may_block in lookup.calls)
+    if who is ADMIN:
+        assert lookup.calls == []
+
+
+def test_the_quiet_check_without_a_lookup() -> None:
+    verifier = AuthVerifier(TOKEN)
+    assert verifier.identify(RIGHT, None) is ADMIN
+    assert verifier.identify(f"Basic {b64(SCOPED)}", None) is None
+    with pytest.raises(AuthError) as info:
+        verifier.verify_quietly(f"Basic {b64(SCOPED)}", None)
+    assert info.value.text == BAD_CREDENTIAL
