@@ -148,8 +148,12 @@ def call(
     """One request through ``app`` in a fresh event loop."""
     if headers is None:
         headers = [("host", "localhost"), ("authorization", AUTH)]
-        if body and chunk is None:
-            headers.append(("content-length", str(len(body))))
+        if body:
+            # HTTP/1.1 frames a body by its length, or sends it in chunks.
+            if chunk is None:
+                headers.append(("content-length", str(len(body))))
+            else:
+                headers.append(("transfer-encoding", "chunked"))
     made = http_scope(method, path, headers, **scope)
     return asyncio.run(drive(app, made, body_messages(body, chunk)))
 

@@ -176,7 +176,8 @@ def test_a_body_at_the_limit_is_read_whole(app: AsgiApp, chunk: int | None) -> N
 
 
 def test_a_client_gone_before_the_body_gets_no_answer(app: AsgiApp) -> None:
-    scope = http_scope("POST", headers=[("host", "localhost"), ("authorization", AUTH)])
+    chunked = [("host", "localhost"), ("authorization", AUTH), ("transfer-encoding", "chunked")]
+    scope = http_scope("POST", headers=chunked)
     first = {"type": "http.request", "body": b"[", "more_body": True}
     answer = asyncio.run(drive(app, scope, [first]))  # then http.disconnect
     assert answer.messages == []
@@ -581,7 +582,11 @@ def test_threads_must_be_positive(api: Api) -> None:
 
 def test_a_stalled_body_is_cut_off_at_the_body_timeout(api: Api) -> None:
     app = create_app(api, body_timeout=0.1)
-    scope = http_scope("POST", "/v1/vhosts")
+    scope = http_scope(
+        "POST",
+        "/v1/vhosts",
+        [("host", "localhost"), ("authorization", AUTH), ("content-length", "30")],
+    )
 
     async def run() -> Answer:
         answer = Answer()
@@ -651,18 +656,17 @@ def test_a_body_that_never_comes_is_cut_off_whatever_the_framing(
 
 
 @pytest.mark.parametrize(("version", "length"), [("1.1", None), ("1.0", None), ("2", "0")])
-def test_a_request_framed_without_a_body_is_answered_from_its_one_message(
+def test_a_request_framed_without_a_body_is_answered_without_reading(
     api: Api, version: str, length: str | None
 ) -> None:
+    # ASGI lets an app leave receive() alone; a bare app never calls it, and neither need
+    # this one when the framing says there is nothing to read.
     headers = [("host", "localhost"), ("authorization", AUTH)]
     if length is not None:
         headers.append(("content-length", length))
-    asked = 0
 
     async def receive() -> dict[str, Any]:
-        nonlocal asked
-        asked += 1
-        return {"type": "http.request", "body": b"", "more_body": False}
+        raise AssertionError("nothing to read")
 
     answer = Answer()
 
@@ -675,20 +679,18 @@ def test_a_request_framed_without_a_body_is_answered_from_its_one_message(
     scope = http_scope("GET", "/v1/vhosts", headers)
     scope["http_version"] = version
     asyncio.run(create_app(api, body_timeout=0.1)(scope, receive, send))
-    assert (answer.status, answer.body, asked) == (200, OK_BODY, 1)
+    assert (answer.status, answer.body) == (200, OK_BODY)
 
 
-def test_a_disconnect_before_a_bodyless_request_is_read_gets_no_answer(app: AsgiApp) -> None:
-    sent: list[dict[str, Any]] = []
-
+def test_an_answer_to_a_client_gone_meanwhile_is_dropped_quietly(app: AsgiApp) -> None:
+    # ASGI 2.4: a server raises OSError from send() once the client has gone.
     async def receive() -> dict[str, Any]:
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+        raise OSError("the client has gone")
 
     asyncio.run(app(http_scope(), receive, send))
-    assert sent == []
 
 
 def test_the_header_list_given_to_the_server_is_its_own(app: AsgiApp) -> None:

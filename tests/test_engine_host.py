@@ -419,7 +419,8 @@ def test_asgi_forwards_without_a_thread(pair: tuple[Api, Api, Api], tmp_path: Pa
     worker.handle = spy  # type: ignore[method-assign]
     headers = [("host", "localhost"), ("authorization", AUTH["Authorization"])]
     for method, target, body in _STEPS:
-        answer = call(app, method, target, body=body, headers=headers)
+        framed = [*headers, ("content-length", str(len(body)))] if body else headers
+        answer = call(app, method, target, body=body, headers=framed)
         reference = alone.handle(ApiRequest.build(method, target, AUTH, body))
         assert (answer.status, answer.body) == (reference.status, reference.body), target
     # No change took a thread, and no read did but the first after a change (the worker

@@ -137,8 +137,8 @@ def _declared_length(headers: Mapping[str, str]) -> int | None:
 
 def _framed_empty(scope: Scope, headers: Mapping[str, str]) -> bool:
     """Whether the request's framing says it has no body: HTTP/1.x without a length or
-    chunks (RFC 9112 section 6.3), or a zero length.  Its one body message is then the
-    server's to give at once: a client has nothing left to stall."""
+    chunks (RFC 9112 section 6.3), or a zero length.  Then there is nothing to read (ASGI
+    does not require an app to ask for it), and nothing a client could stall."""
     if "transfer-encoding" in headers:
         return False
     length = headers.get("content-length")
@@ -147,24 +147,20 @@ def _framed_empty(scope: Scope, headers: Mapping[str, str]) -> bool:
     return length == "0"
 
 
-async def _read_body(
-    receive: Receive, limit: int, declared: int | None, first: Message | None = None
-) -> bytes | None:
+async def _read_body(receive: Receive, limit: int, declared: int | None) -> bytes | None:
     """The request body, up to ``limit + 1`` bytes; None if the client went away.
 
     One byte more than the limit is enough for the core to answer 413; the rest is never
     read (or buffered).  A declared ``Content-Length`` over the limit is not read at all:
     the core is given a zero-filled stand-in of ``limit + 1`` bytes, so that it answers
-    (401, 404 or 413, in its own order) before the client has sent the body.  ``first``:
-    a body message received already.
+    (401, 404 or 413, in its own order) before the client has sent the body.
     """
     if declared is not None and declared > limit:
         return bytes(limit + 1)
     chunks: list[bytes] = []
     size = 0
     while size <= limit:
-        message = first or await receive()
-        first = None
+        message = await receive()
         if message["type"] == "http.disconnect":
             return None
         chunk = message.get("body", b"")
@@ -377,19 +373,13 @@ class AsgiApp:
                 await send({"type": "http.response.body", "body": b""})
                 return
         headers = _headers(scope)
-        body: bytes | None = None
-        first: Message | None = None
-        if _framed_empty(scope, headers):
-            # Nothing to wait for: no deadline to set up (a fair part of a GET's cost).
-            first = await receive()
-            if first["type"] == "http.disconnect":
-                return
-            body = first.get("body", b"")
-        if first is None or first.get("more_body", False):
+        body: bytes | None = b""
+        if not _framed_empty(scope, headers):
             # A stalled or trickling body holds a coroutine, not a thread; with body_timeout
-            # it is cut off, wherever the read is.
+            # it is cut off, wherever the read is.  (Setting up that deadline costs more than
+            # the core's answer to a GET, which has no body to wait for.)
             with anyio.move_on_after(self.body_timeout) as deadline:
-                body = await _read_body(receive, api.body_limit, _declared_length(headers), first)
+                body = await _read_body(receive, api.body_limit, _declared_length(headers))
             if deadline.cancelled_caught:
                 assert self.body_timeout is not None
                 late = api.body_timed_out(_request(scope, headers, b""), self.body_timeout)
@@ -414,7 +404,8 @@ class AsgiApp:
         if response.stream is not None:
             await _send_stream(receive, send, response)
             return
-        try:
+        # Not contextlib.suppress, which makes an object for every answer.
+        try:  # noqa: SIM105
             await _send_response(send, response)
         except OSError:  # ASGI 2.4: sending to a gone client raises
             pass
