@@ -88,13 +88,17 @@ def _has_body(environ: WSGIEnvironment) -> bool:
     (docs/performance.md).  Other protocols (HTTP/2) may send a body without a length.
     """
     return bool(
-        environ.get("CONTENT_LENGTH")
-        or environ.get("HTTP_TRANSFER_ENCODING")
-        or (
-            environ.get("wsgi.input_terminated")
-            and not str(environ.get("SERVER_PROTOCOL", "")).startswith("HTTP/1")
-        )
+        environ.get("CONTENT_LENGTH") or environ.get("HTTP_TRANSFER_ENCODING") or _unframed(environ)
     )
+
+
+def _unframed(environ: WSGIEnvironment) -> bool:
+    """Whether a body may come without a length or chunks: a terminated input of a protocol
+    other than HTTP/1.x (HTTP/2 frames its body itself)."""
+    if not environ.get("wsgi.input_terminated"):
+        return False
+    protocol = environ.get("SERVER_PROTOCOL")
+    return not (isinstance(protocol, str) and protocol.startswith("HTTP/1"))
 
 
 def _declares_body(environ: WSGIEnvironment) -> bool:
@@ -186,6 +190,13 @@ def request_from_environ(
     :meth:`~omeapi.Api.precheck` looks at.  With ``body_timeout``, a body still arriving
     after that many seconds raises :class:`BodyTimeout`.
     """
+    body = b""
+    if read_body and _has_body(environ):
+        body = _read_body(environ, body_limit, body_timeout)
+    return _request(environ, body)
+
+
+def _request(environ: WSGIEnvironment, body: bytes) -> ApiRequest:
     # PEP 3333 carries the path as latin-1 text of the raw bytes; the bytes are UTF-8.
     # (Werkzeug's get_path_info does the same dance, three times slower on the ASCII
     # paths every API call has, and replaces invalid UTF-8 where this keeps the bytes.)
@@ -193,9 +204,6 @@ def request_from_environ(
     if not path.isascii():
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             path = path.encode("latin-1").decode("utf-8")
-    body = b""
-    if read_body and _has_body(environ):
-        body = _read_body(environ, body_limit, body_timeout)
     return ApiRequest(
         # Not upper-cased: a server frames the answer by the method it parsed, so `head`
         # answered as HEAD would promise a body it never sends.  The core refuses a
@@ -249,8 +257,10 @@ class WsgiApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         api = self.api
         if not _declares_body(environ):
-            request = request_from_environ(environ, api.body_limit)  # HTTP/2 may carry one
-            return self._answer(start_response, api.handle(request))
+            # No length and no chunks (or a length of 0): only HTTP/2 and later may still
+            # carry a body.
+            body = _read_body(environ, api.body_limit, None) if _unframed(environ) else b""
+            return self._answer(start_response, api.handle(_request(environ, body)))
         headers_only = request_from_environ(environ, 0, read_body=False)
         early = api.precheck(headers_only)
         if early is not None:
@@ -275,7 +285,8 @@ class WsgiApp:
         response: ApiResponse,
         extra: tuple[tuple[str, str], ...] = (),
     ) -> Iterable[bytes]:
-        start_response(_status_line(response.status), [*response.headers, *extra])
+        status = response.status
+        start_response(_REASONS.get(status) or _status_line(status), [*response.headers, *extra])
         if response.stream is not None:
             # The event feed: this thread is the subscriber's until the client goes (the
             # server closes the iterable then, which ends the subscription).
