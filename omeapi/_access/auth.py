@@ -200,8 +200,10 @@ class AuthVerifier:
         brake = self.brake
         if brake is not None:
             brake.check(client)
+        # _quick_digest written out: every request comes this way.
         if authorization is not None and hmac.compare_digest(
-            _quick_digest(authorization.encode("utf-8", "surrogatepass")), self._header_digest
+            hashlib.blake2s(authorization.encode("utf-8", "surrogatepass")).digest(),
+            self._header_digest,
         ):
             if brake is not None:
                 _succeeded(brake, client, may_block)
