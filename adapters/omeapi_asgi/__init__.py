@@ -114,9 +114,11 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 def _request(scope: Scope, headers: dict[str, str], body: bytes) -> ApiRequest:
     client = scope.get("client")
+    path: str = scope["path"]
     return ApiRequest(
         scope["method"].upper(),
-        _route_path(scope),
+        # Most paths are ASCII, below no root_path: as they are.
+        _route_path(scope) if scope.get("root_path") or not path.isascii() else path,
         headers,
         body,
         scope.get("query_string", b"").decode("latin-1"),
@@ -404,11 +406,19 @@ class AsgiApp:
         if response.stream is not None:
             await _send_stream(receive, send, response)
             return
-        # Not contextlib.suppress, which makes an object for every answer.
-        try:  # noqa: SIM105
-            await _send_response(send, response)
+        # _send_response written out (a coroutine less), and not contextlib.suppress (an
+        # object less): this is every request's way out.
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": _encoded(response.headers),
+                }
+            )
+            await send({"type": "http.response.body", "body": response.body})
         except OSError:  # ASGI 2.4: sending to a gone client raises
-            pass
+            return
 
     async def _forwarded(self, request: ApiRequest) -> Forwarded | ApiError:
         assert self._forward is not None
