@@ -6,7 +6,7 @@ when ``OME_BIN`` names a locally built binary (left out otherwise).
 
     [OME_BIN=/path/to/OvenMediaEngine] python -m benchmarks.served [--duration 5]
         [--rounds 3] [--only-workers | --only-engine-host | --only-servers]
-        [--servers granian,sync,gthread,uvicorn,hypercorn]
+        [--servers granian,sync,gthread,uvicorn,hypercorn] [--connections 8]
 
 Prints req/s, latency percentiles and the server's CPU time per request per (server, app),
 measured alternately in rounds, and last the ratios omeapi / limit and omeapi / alternative.
@@ -300,11 +300,13 @@ def _have_flask() -> bool:
     return True
 
 
-def throughput(kinds: list[str], duration: float, rounds: int) -> list[str]:
+def throughput(kinds: list[str], duration: float, rounds: int, connections: int = 8) -> list[str]:
     """Print the table; return the ratio lines (printed last by :func:`main`)."""
     headers = (f"Authorization: {AUTHORIZATION}", f"Origin: {ORIGIN}")
     apps = APPS if _have_flask() else tuple(a for a in APPS if a != "flask")
-    print(f"## GET /v1/vhosts, wrk -t1 -c8, {rounds} rounds x {duration}s, alternating\n")
+    print(
+        f"## GET /v1/vhosts, wrk -t1 -c{connections}, {rounds} rounds x {duration}s, alternating\n"
+    )
     if "flask" not in apps:
         print("(flask / flask-cors are not installed: the alternative is left out)\n")
     print("| server | app | req/s (median) | p50 ms | p99 ms | server CPU µs/request |")
@@ -328,7 +330,12 @@ def throughput(kinds: list[str], duration: float, rounds: int) -> list[str]:
             for _ in range(rounds):
                 for name, port in ports.items():
                     results[name].append(
-                        wrk_run(f"http://127.0.0.1:{port}/v1/vhosts", duration, headers=headers)
+                        wrk_run(
+                            f"http://127.0.0.1:{port}/v1/vhosts",
+                            duration,
+                            connections,
+                            headers=headers,
+                        )
                     )
         medians = {}
         cpu = {}
@@ -621,6 +628,9 @@ def main() -> None:
     parser.add_argument(
         "--only-servers", action="store_true", help="just the table of --servers against the limit"
     )
+    parser.add_argument(
+        "--connections", type=int, default=8, help="wrk's connections for that table (-c)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian package 'wrk')")
@@ -632,12 +642,13 @@ def main() -> None:
         engine_host(args.duration, args.rounds)
         return
     if args.only_servers:
-        for line in throughput(args.servers.split(","), args.duration, args.rounds):
+        kinds = args.servers.split(",")
+        for line in throughput(kinds, args.duration, args.rounds, args.connections):
             print(f"- {line}")
         return
     summary = workers(args.duration, args.rounds)
     summary += engine_host(args.duration, args.rounds)
-    summary += throughput(args.servers.split(","), args.duration, args.rounds)
+    summary += throughput(args.servers.split(","), args.duration, args.rounds, args.connections)
     if not args.skip_mutations:
         mutations(args.duration)
     print("## Ratios\n")
