@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import Client, make_api
+from conftest import Client, deadline, make_api
 
 from omeapi._config import (
     ApplicationConfig,
@@ -36,6 +36,13 @@ from omeapi._state.registry import AppEntry
 from omeapi._state.restart import STORE_CAUSE, AppEvent, RestartCoordinator
 from omeapi._stores.base import Change
 from omeapi._stores.memory import MemoryStore
+
+
+@pytest.fixture(autouse=True)
+def _bounded() -> Iterator[None]:
+    """A deadlock or an endless loop in the coordinator fails the test instead of hanging."""
+    with deadline(10.0):
+        yield
 
 
 @pytest.fixture
