@@ -97,9 +97,11 @@ def test_domain_errors_map_to_omes_answers(
 def test_the_coordinator_raises_domain_errors(client: Client) -> None:
     coord = coordinator(client)
     app = application_from_json({"name": "a", "type": "live"})
+    mark = len(client.engine.calls)
     with pytest.raises(AppOperationError) as created:
         coord.create_app("vh", app)
     assert (created.value.op, created.value.result) == ("create", EngineResult.EXISTS)
+    assert client.engine.calls[mark:] == []  # refused before the engine is touched
     with pytest.raises(AppOperationError) as deleted:
         coord.delete_app("vh", "nope")
     assert (deleted.value.op, deleted.value.result) == ("delete", EngineResult.NOT_EXISTS)
@@ -282,8 +284,9 @@ def test_a_store_conflict_after_the_restart_stops_the_app_here(
         raise StoreConflict(Change.VHOST_MISSING)
 
     monkeypatch.setattr(registry, "put_app", vhost_deleted_elsewhere)
-    with pytest.raises(AppNotFound):
+    with pytest.raises(AppNotFound) as info:
         coord.change_app("vh", "a", workers(5), "test")
+    assert (info.value.vhost, info.value.app) == ("vh", "a")
     assert engine.application("vh", "a") is None
     assert coord.state("vh", "a").phase is Phase.ABSENT
     assert events == []
@@ -346,6 +349,8 @@ def test_sustained_contention_ends_with_the_change_under_the_lock(client: Client
     computes the mutation under the app's lock, so that the change still happens."""
     coord = coordinator(client)
     held: list[bool] = []
+    events: list[AppEvent] = []
+    coord.subscribe(events.append)
 
     def add_thread_pool(current: ApplicationConfig) -> ApplicationConfig:
         held.append(coord.app_lock("vh", "a").locked())
@@ -364,6 +369,7 @@ def test_sustained_contention_ends_with_the_change_under_the_lock(client: Client
     entry = coord.change_app("vh", "a", add_thread_pool, "test")
     assert held == [False, False, False, False, True]
     assert entry.config.json_value["publishers"] == {"appWorkerCount": 4, "streamWorkerCount": 3}
+    assert [e.cause for e in events] == ["other"] * 4 + ["test"]
     assert client.engine.application("vh", "a") == entry.config
 
 
@@ -530,7 +536,12 @@ def test_an_app_the_store_refuses_is_undone(
         assert info.value is refusal
     else:
         assert isinstance(info.value, AppOperationError)
-        assert (info.value.op, info.value.result) == ("create", result)
+        assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+            "create",
+            "vh",
+            "c",
+            result,
+        )
     assert engine.application("vh", "c") is None
     assert coord.state("vh", "c").phase is Phase.ABSENT
     engine.refuse[("delete_application", "vh", "d")] = EngineResult.FAILED
@@ -604,14 +615,27 @@ def test_adopt_takes_everything_as_running(stored: MemoryStore) -> None:
     assert engine.calls[mark:] == [("create_application", "vh", "c")]
 
 
-class Nodes:
-    """Two API nodes sharing one store; ``b`` follows it only when asked (:meth:`follow`)."""
+class Ticking:
+    """A clock that advances by a quarter of a second on every reading."""
 
     def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        self.now += 0.25
+        return self.now
+
+
+class Nodes:
+    """Two API nodes sharing one store; ``b`` follows it only when asked (:meth:`follow`).
+    ``b``'s clock ticks a quarter of a second per reading."""
+
+    def __init__(self, **engine_options: Any) -> None:
         self.store = MemoryStore()
         self.a = Client(make_api(store=self.store))
-        self.engine = Refusing()
+        self.engine = Refusing(**engine_options)
         self.b = make_api(self.engine, store=self.store)
+        self.b.coordinator.clock = Ticking()
         self.events: list[AppEvent] = []
         self.b.coordinator.subscribe(self.events.append)
 
@@ -637,10 +661,11 @@ def test_following_creates_changes_and_deletes(nodes: Nodes) -> None:
         ("create_application", "vh", "y"),
     ]
     assert nodes.follow() == []  # nothing changed: nothing done
+    engine.publish("vh", "x", "s", viewers=2)
     a.ok("PATCH", "/v1/vhosts/vh/apps/x", {"publishers": {"appWorkerCount": 3}})
     assert nodes.follow() == [("restart_application", "vh", "x")]
     assert workers_of(engine.application("vh", "x")) == 3
-    assert [(e.app, e.kind, e.cause) for e in nodes.events] == [("x", "restart", STORE_CAUSE)]
+    assert nodes.events == [AppEvent("vh", "x", "restart", STORE_CAUSE, 3, 0.25)]
     a.ok("DELETE", "/v1/vhosts/vh/apps/y")
     assert nodes.follow() == [("delete_application", "vh", "y")]
     a.ok("DELETE", "/v1/vhosts/vh")
@@ -663,7 +688,10 @@ def test_following_goes_on_after_one_app_fails(nodes: Nodes, caplog: Any) -> Non
     assert "app vh/y failed: neither the new nor the previous config starts" in logged(caplog)
     assert nodes.b.coordinator.failed("vh", "y")
     assert workers_of(engine.application("vh", "z")) == 3
-    assert [(e.app, e.kind) for e in nodes.events] == [("y", "failed"), ("z", "restart")]
+    assert [(e.app, e.kind, e.cause) for e in nodes.events] == [
+        ("y", "failed", STORE_CAUSE),
+        ("z", "restart", STORE_CAUSE),
+    ]
 
 
 def test_following_a_stored_app_that_does_not_start(nodes: Nodes, caplog: Any) -> None:
@@ -800,3 +828,24 @@ def test_errors_name_the_operation_vhost_app_and_result(client: Client) -> None:
     with pytest.raises(AppNotFound) as missing:
         coord.change_app("vh", "nope", workers(5), "test")
     assert (missing.value.vhost, missing.value.app) == ("vh", "nope")
+    client.engine.fail_next("create_application")
+    with pytest.raises(AppOperationError) as info:
+        coord.create_app("vh", application_from_json(app_json("c")))
+    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+        "create",
+        "vh",
+        "c",
+        EngineResult.FAILED,
+    )
+    client.engine.fail_next("delete_application")
+    with pytest.raises(AppOperationError) as info:
+        coord.delete_app("vh", "a")
+    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+        "delete",
+        "vh",
+        "a",
+        EngineResult.FAILED,
+    )
+    with pytest.raises(EngineError) as vhost_missing:
+        coord.delete_vhost("nope")
+    assert vhost_missing.value.result is EngineResult.NOT_EXISTS
