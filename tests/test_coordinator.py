@@ -1159,6 +1159,7 @@ def test_a_change_back_to_what_the_engine_runs_restarts_nothing(
     assert entry.config == before
     assert engine.calls[mark:] == []
     assert b.state("vh", "x") == running(before)
+    assert nodes.events == []  # no restart (nor event feed entry, nor metric) to report
 
 
 # -- following the store: more of what another process changed ---------------------------------
