@@ -1250,21 +1250,24 @@ def test_every_change_starts_from_the_store_not_from_a_generation_that_lags() ->
     store = Lagging()
     a = make_api(store=store).coordinator
     engine = SimulatedEngine()
-    b = make_api(engine, store=store).coordinator
+    api = make_api(engine, store=store)
+    b = api.coordinator
+    api.registry.refresh()  # as a request does: the generation is recorded as seen
     a.create_vhost(vhost_with("vh"))  # b's generation did not move: only the store says so
     mark = len(engine.calls)
     assert b.create_vhost(vhost_with("vh")) is False
     assert engine.calls[mark:] == []
-    b.create_app("vh", application_from_json(app_json("x")))
-    a.change_app("vh", "x", workers(3), "other")
-    entry = b.change_app("vh", "x", add_stream_workers, "test")
-    assert entry.config.json_value["publishers"] == {"appWorkerCount": 3, "streamWorkerCount": 2}
-    a.create_app("vh", application_from_json(app_json("y")))
-    b.delete_app("vh", "y")
     a.create_vhost(vhost_with("vw"))
-    b.delete_vhost("vw")
+    b.create_app("vw", application_from_json(app_json("x")))
+    a.change_app("vw", "x", workers(3), "other")
+    entry = b.change_app("vw", "x", add_stream_workers, "test")
+    assert entry.config.json_value["publishers"] == {"appWorkerCount": 3, "streamWorkerCount": 2}
+    a.create_app("vw", application_from_json(app_json("y")))
+    b.delete_app("vw", "y")
+    a.create_vhost(vhost_with("vz"))
+    b.delete_vhost("vz")
     a.registry.refresh(check=True)
-    assert a.registry.app("vh", "y") is None and a.registry.vhost("vw") is None
+    assert a.registry.app("vw", "y") is None and a.registry.vhost("vz") is None
 
 
 def test_a_vhost_deleted_elsewhere_during_a_restart_is_read_from_the_store(
