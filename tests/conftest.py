@@ -15,8 +15,10 @@ import base64
 import json
 import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ __all__ = [
     "TOKEN",
     "Client",
     "app_body",
+    "deadline",
     "make_api",
     "profile_body",
 ]
@@ -149,6 +152,23 @@ SERVER_XML = """\
 	</VirtualHosts>
 </Server>
 """
+
+
+@contextmanager
+def deadline(seconds: float = 10.0) -> Iterator[None]:
+    """Fail instead of hanging: after ``seconds`` the main thread raises TimeoutError,
+    wherever it is (a blocked lock acquire or join is interrupted too)."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def make_api(engine: SimulatedEngine | None = None, **options: Any) -> Api:

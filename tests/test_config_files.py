@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import signal
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import deadline
 
 from omeapi._config import ConfigError, ServerConfig, load_server_config, parse_server_xml, source
 from omeapi.cli import main
@@ -21,22 +19,6 @@ EXAMPLE = REPO / "examples" / "Server.xml"
 needs_ome_conf = pytest.mark.skipif(
     not OME_CONF.is_dir(), reason="OME's example configs (../shared/fixtures/ome-conf) absent"
 )
-
-
-@contextmanager
-def deadline(seconds: float = 10.0) -> Iterator[None]:
-    """Fail instead of hanging: hostile input must be refused quickly."""
-
-    def expired(signum: int, frame: object) -> None:
-        raise TimeoutError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def write(path: Path, text: str) -> Path:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import Client, make_api, profile_body
+from conftest import Client, deadline, make_api, profile_body
 
 from omeapi._config import ApplicationConfig
 from omeapi._engine.protocol import EngineError, EngineResult, RestartOutcome
@@ -31,6 +31,13 @@ def failure_message(path: str = "vh/a") -> bytes:
         b'{"message":"[HTTP] Failed to create the application: [' + path.encode() + b'] (500)",'
         b'"statusCode":500}'
     )
+
+
+@pytest.fixture(autouse=True)
+def _bounded() -> Iterator[None]:
+    """A deadlock or an endless loop in the coordinator fails the test instead of hanging."""
+    with deadline(10.0):
+        yield
 
 
 class FakeClock:

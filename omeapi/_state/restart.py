@@ -688,8 +688,9 @@ class RestartCoordinator:
         except BaseException:
             self._put_back(key, current, done.state)
             raise
-        kind = "hot_apply" if done.step is Step.HOT_APPLY else "restart"
-        self._emit(AppEvent(vhost, app, kind, cause, done.dropped, self.clock() - started))
+        if done.step is not Step.NOTHING:  # else the engine runs ``new`` already
+            kind = "hot_apply" if done.step is Step.HOT_APPLY else "restart"
+            self._emit(AppEvent(vhost, app, kind, cause, done.dropped, self.clock() - started))
         return stored
 
     def _put_back(self, key: Key, previous: AppState, now: AppState) -> None:
