@@ -348,11 +348,9 @@ class AsgiApp:
         finally:
             await self.shutdown()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
+        if kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
             # Not an endpoint of the API: closing before accepting is the server's 403.
@@ -362,7 +360,12 @@ class AsgiApp:
             # ASGI: an application raises for a scope type it does not know.
             raise ValueError(f"omeapi_asgi: unsupported ASGI scope type {kind!r}")
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._not_http(scope, receive, send)
+            return
+        # The HTTP request is answered here rather than in a coroutine of its own: one
+        # coroutine less for every request.
         api = self._api if self._started else None
         if api is None:
             try:
