@@ -69,6 +69,7 @@ HOST_WITHOUT_PORT = [
     ("www.airensoft.com:8080", "www.airensoft.com", "port removed"),
     ("www.airensoft.com", "www.airensoft.com", "no port"),
     ("WWW.Example.COM:80", "WWW.Example.COM", "case kept"),
+    ("XN--BCHER-KVA.Example:443", "XN--BCHER-KVA.Example", "any other letter is host"),
     ("[::1]:8081", "[::1]", "IPv6 keeps its brackets"),
     ("[::1]", "[::1]", "IPv6 without port"),
     ("user:pass@a.example.com:8080", "a.example.com", "user:pass@ removed"),
@@ -78,6 +79,7 @@ HOST_WITHOUT_PORT = [
     (" a.example.com ", "a.example.com", "OWS trimmed like an HTTP parser"),
     ("", "", "empty"),
     ("[::1", "[::1", "unclosed bracket kept as is"),
+    ("[::1]x]:8081", "[::1]", "an IPv6 literal ends at its first ]"),
 ]
 
 
@@ -193,6 +195,11 @@ def test_host_check(
     assert info.value.message == f"[HTTP] Host is not allowed: [{refused}] (403)"
 
 
+def test_host_check_repr() -> None:
+    assert repr(HostCheck(("a.com", "*.b.com"))) == "HostCheck(['a.com', '*.b.com'])"
+    assert repr(HostCheck(None)) == "HostCheck([])"
+
+
 def test_allow_all_does_no_regex_work() -> None:
     check = HostCheck(["a.com", "*"])
     assert check.allow_all
@@ -264,6 +271,9 @@ def test_automaton_agrees_with_the_regex_reference(names: list[str], host: str) 
         ("a\nb", "a\nb", True),  # but a literal newline matches itself
         ("a??b", "ab", True),
         ("a??b", "axyzb", False),
+        # A `?` never takes a newline, even in a name where a literal newline can come next.
+        ("a??\n??b", "a\nb", True),
+        ("a??\n??b", "a\n\nb", False),
         ("(a*)(b*)", "a.b.", True),
         ("((a)", "(a", False),  # does not compile: never matches
     ],
@@ -326,6 +336,8 @@ ESCAPED_ROWS = [
     ("(a.b)????", "a.b", True),
     ("(a.b)????", "aXb", False),
     ("(a.b)????", "ab", False),
+    ("(a.b)????", "a.b1234", True),
+    ("(a.b)????", "a.b12345", False),  # four `?` are at most four characters
 ]
 
 
