@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 
 import pytest
 from hypothesis import given, settings
@@ -298,6 +299,29 @@ def test_many_stars_use_the_automaton_and_read_each_character_once() -> None:
 def test_simple_patterns_keep_the_regex() -> None:
     # One `*` per name backtracks at most len(text) times: the faster regex path is kept.
     assert not isinstance(hosts._names_matcher(("*.example.com", "localhost")), hosts._Automaton)
+
+
+def test_the_automaton_stops_reading_once_no_name_can_match() -> None:
+    names = ("www.*.*.example.com",)
+    matcher = hosts._names_matcher(names)
+    assert isinstance(matcher, hosts._Automaton)
+    assert host_matches(names, "www.a.b.example.com")
+    assert matcher.steps == len("www.a.b.example.com")
+    assert not host_matches(names, "x" * 4000)
+    assert matcher.steps == 1  # the first `x` already rules the name out
+
+
+# Every character but `*`, `?` and the parentheses is a literal, escaped by OME or not: a name
+# with two `*` (bare or inside a group) must still go to the automaton, and match only itself.
+LITERALS = [c for c in string.printable if c not in "*?()"]
+
+
+@pytest.mark.parametrize("literal", LITERALS)
+def test_every_literal_character_keeps_the_automaton(literal: str) -> None:
+    for name in (f"{literal}*.*", f"({literal}*.*)"):
+        assert isinstance(hosts._names_matcher((name,)), hosts._Automaton), name
+        for host in (f"{literal}a.b", f"{literal}{literal}.", "a.b", ".", "x"):
+            assert host_matches([name], host) is reference_match(name, host), (name, host)
 
 
 def test_host_check_refuses_an_overlong_host_before_matching() -> None:
