@@ -336,6 +336,53 @@ def test_host_check_refuses_an_overlong_host_before_matching() -> None:
     assert info.value.status == 403
 
 
+# --- compile_alternatives with any regex atoms ------------------------------------------------
+
+
+def tokens_of(names: list[str]) -> list[tuple[str, ...]]:
+    return [t for t in (hosts.wildcard_tokens(n) for n in names) if t is not None]
+
+
+# The atoms need not come from wildcard_tokens: any regex atom is allowed, and those the
+# automaton cannot read leave the list to the regex engine.  Each atom is followed by two `*`
+# (so that the automaton is considered) and listed beside an alternative it can read.
+REGEX_ATOMS = [
+    "a",
+    "\\.",
+    "(?:a\\.b)",
+    "(?:http.?://)?",
+    "[ab]",
+    "ab",
+    "a+",
+    "(ab)",
+    "(?:a.b)",
+    "(?:a.)",
+    "(?:.X)",
+    "(?:x|y)",
+]
+TEXTS = ["", "a", "b", "q", "ab", "aab", "a.b", "aXb", "aX", ".X", "X", "x", "y", "http://a", "zz"]
+
+
+@pytest.mark.parametrize("atom", REGEX_ATOMS)
+def test_any_regex_atom_matches_as_in_a_regex(atom: str) -> None:
+    alternatives = [(atom, ".*", ".*"), ("z", ".*", "z", ".*")]
+    matcher = hosts.compile_alternatives(alternatives)
+    regex = re.compile("|".join("".join(atoms) for atoms in alternatives))
+    for text in TEXTS:
+        # The documented contract: truthy on a full match, falsy otherwise.
+        assert bool(matcher(text)) is (regex.fullmatch(text) is not None), text
+
+
+def test_a_list_too_deep_for_one_regex_still_matches_exactly() -> None:
+    # Each name is the previous one with an `a` in front: merged, they nest one group per name,
+    # deeper than the regex compiler goes, so each name gets its own regex instead.
+    names = ["a" * k + "b" for k in range(700)]
+    matcher = hosts.compile_alternatives(tokens_of(names))
+    assert not isinstance(getattr(matcher, "__self__", None), re.Pattern)
+    for host in ("b", "ab", "a" * 699 + "b", "a" * 700 + "b", "a" * 350, "abb"):
+        assert (matcher(host) is not None) is (host in names), host
+
+
 # --- escaped characters on the automaton path -------------------------------------------------
 
 # Parentheses plus two `*` (or four `?`) send a pattern to the automaton: there every character
