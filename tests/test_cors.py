@@ -192,6 +192,10 @@ def test_policy_equality_and_repr() -> None:
     a = CorsPolicy.compile(["a.com"], [("X", "1")], "API")
     assert a == CorsPolicy.compile(("a.com",), (("X", "1"),), "API")
     assert a != CorsPolicy.compile(["b.com"])
+    assert a != CorsPolicy.compile(["a.com"], [("X", "1")], "Defaults")  # the scope counts
+    # The class and compile() build the same policy; the scope is empty unless given.
+    assert CorsPolicy(["a.com"]) == CorsPolicy.compile(["a.com"], (), "")
+    assert CorsPolicy.compile(["a.com"]) == CorsPolicy(["a.com"], (), "")
     assert hash(a) == hash(CorsPolicy.compile(["a.com"], [("X", "1")], "API"))
     assert "ORIGIN" in repr(a)
 
@@ -457,6 +461,14 @@ def test_default_extra_header_replaced_by_api_one() -> None:
     assert got["x-who"] == "api"
     assert got["X-Keep"] == "1"
     assert "X-Who" not in got
+
+
+def test_api_cors_keeps_and_shows_both_blocks() -> None:
+    cors = ApiCors(STAR_POLICY, A_COM)
+    assert cors.default is STAR_POLICY
+    assert cors.api is A_COM
+    assert repr(cors) == f"ApiCors(default={STAR_POLICY!r}, api={A_COM!r})"
+    assert repr(ApiCors(None, None)) == "ApiCors(default=None, api=None)"
 
 
 def test_api_without_block_resets_a_defaults_methods_override() -> None:
