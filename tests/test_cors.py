@@ -418,6 +418,19 @@ CUSTOM_ROWS = [
         "an override whose value holds ':' is dropped: defaults apply",
     ),
     (
+        [(ALLOW_CREDENTIALS, ""), (ALLOW_METHODS, ""), (ALLOW_HEADERS, "")],
+        "https://a.com",
+        "x-b",
+        [
+            (ALLOW_ORIGIN, "https://a.com"),
+            (ALLOW_CREDENTIALS, ""),
+            (ALLOW_METHODS, ""),
+            (ALLOW_HEADERS, ""),
+            VARY,
+        ],
+        "an empty value has no ':', so it overrides (sent empty)",
+    ),
+    (
         [(ALLOW_ORIGIN, "https://evil.com")],
         "https://a.com",
         None,
@@ -437,6 +450,13 @@ CUSTOM_ROWS = [
         None,
         [("x-a", "2"), VARY],
         "keys are case-insensitive: the later entry wins",
+    ),
+    (
+        [("X-Stra\u00dfe", "1"), ("X-STRASSE", "2")],
+        "https://b.com",
+        None,
+        [("X-Stra\u00dfe", "1"), ("X-STRASSE", "2"), VARY],
+        "keys are compared lower-cased, not case-folded: \u00df is not ss",
     ),
 ]
 
@@ -461,6 +481,13 @@ def test_default_extra_header_replaced_by_api_one() -> None:
     assert got["x-who"] == "api"
     assert got["X-Keep"] == "1"
     assert "X-Who" not in got
+    # Lower-cased, not case-folded or upper-cased: these two keys stay apart.
+    both = ApiCors(
+        CorsPolicy.compile(["*"], [("X-Stra\u00dfe", "defaults")]),
+        CorsPolicy.compile(["*"], [("X-STRASSE", "api")]),
+    )
+    got = dict(both.headers(None, None))
+    assert (got["X-Stra\u00dfe"], got["X-STRASSE"]) == ("defaults", "api")
 
 
 def test_api_cors_keeps_and_shows_both_blocks() -> None:
