@@ -24,6 +24,14 @@ from omeapi._errors import ApiError
 # Each example compiles patterns: on a loaded machine that must not become a flaky deadline.
 NO_DEADLINE = settings(deadline=None)
 
+
+@pytest.fixture(autouse=True)
+def _fresh_matchers() -> None:
+    # Each test compiles the names it asks about: a matcher an earlier test left in the cache
+    # would answer for it, so a row could pass without running the compiling code at all.
+    hosts._names_matcher.cache_clear()
+
+
 # The spec's own Python port (ome-server-xml.md §3.4), the oracle for the optimised matcher.
 _ESC = re.compile(r"([\[\\./+{}$^|])")
 
