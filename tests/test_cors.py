@@ -192,6 +192,10 @@ def test_policy_equality_and_repr() -> None:
     a = CorsPolicy.compile(["a.com"], [("X", "1")], "API")
     assert a == CorsPolicy.compile(("a.com",), (("X", "1"),), "API")
     assert a != CorsPolicy.compile(["b.com"])
+    assert a != CorsPolicy.compile(["a.com"], [("X", "1")], "Defaults")  # the scope counts
+    # The class and compile() build the same policy; the scope is empty unless given.
+    assert CorsPolicy(["a.com"]) == CorsPolicy.compile(["a.com"], (), "")
+    assert CorsPolicy.compile(["a.com"]) == CorsPolicy(["a.com"], (), "")
     assert hash(a) == hash(CorsPolicy.compile(["a.com"], [("X", "1")], "API"))
     assert "ORIGIN" in repr(a)
 
@@ -414,6 +418,19 @@ CUSTOM_ROWS = [
         "an override whose value holds ':' is dropped: defaults apply",
     ),
     (
+        [(ALLOW_CREDENTIALS, ""), (ALLOW_METHODS, ""), (ALLOW_HEADERS, "")],
+        "https://a.com",
+        "x-b",
+        [
+            (ALLOW_ORIGIN, "https://a.com"),
+            (ALLOW_CREDENTIALS, ""),
+            (ALLOW_METHODS, ""),
+            (ALLOW_HEADERS, ""),
+            VARY,
+        ],
+        "an empty value has no ':', so it overrides (sent empty)",
+    ),
+    (
         [(ALLOW_ORIGIN, "https://evil.com")],
         "https://a.com",
         None,
@@ -433,6 +450,13 @@ CUSTOM_ROWS = [
         None,
         [("x-a", "2"), VARY],
         "keys are case-insensitive: the later entry wins",
+    ),
+    (
+        [("X-Stra\u00dfe", "1"), ("X-STRASSE", "2")],
+        "https://b.com",
+        None,
+        [("X-Stra\u00dfe", "1"), ("X-STRASSE", "2"), VARY],
+        "keys are compared lower-cased, not case-folded: \u00df is not ss",
     ),
 ]
 
@@ -457,6 +481,21 @@ def test_default_extra_header_replaced_by_api_one() -> None:
     assert got["x-who"] == "api"
     assert got["X-Keep"] == "1"
     assert "X-Who" not in got
+    # Lower-cased, not case-folded or upper-cased: these two keys stay apart.
+    both = ApiCors(
+        CorsPolicy.compile(["*"], [("X-Stra\u00dfe", "defaults")]),
+        CorsPolicy.compile(["*"], [("X-STRASSE", "api")]),
+    )
+    got = dict(both.headers(None, None))
+    assert (got["X-Stra\u00dfe"], got["X-STRASSE"]) == ("defaults", "api")
+
+
+def test_api_cors_keeps_and_shows_both_blocks() -> None:
+    cors = ApiCors(STAR_POLICY, A_COM)
+    assert cors.default is STAR_POLICY
+    assert cors.api is A_COM
+    assert repr(cors) == f"ApiCors(default={STAR_POLICY!r}, api={A_COM!r})"
+    assert repr(ApiCors(None, None)) == "ApiCors(default=None, api=None)"
 
 
 def test_api_without_block_resets_a_defaults_methods_override() -> None:

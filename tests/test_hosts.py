@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,14 @@ from omeapi._errors import ApiError
 
 # Each example compiles patterns: on a loaded machine that must not become a flaky deadline.
 NO_DEADLINE = settings(deadline=None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_matchers() -> None:
+    # Each test compiles the names it asks about: a matcher an earlier test left in the cache
+    # would answer for it, so a row could pass without running the compiling code at all.
+    hosts._names_matcher.cache_clear()
+
 
 # The spec's own Python port (ome-server-xml.md §3.4), the oracle for the optimised matcher.
 _ESC = re.compile(r"([\[\\./+{}$^|])")
@@ -69,6 +78,7 @@ HOST_WITHOUT_PORT = [
     ("www.airensoft.com:8080", "www.airensoft.com", "port removed"),
     ("www.airensoft.com", "www.airensoft.com", "no port"),
     ("WWW.Example.COM:80", "WWW.Example.COM", "case kept"),
+    ("XN--BCHER-KVA.Example:443", "XN--BCHER-KVA.Example", "any other letter is host"),
     ("[::1]:8081", "[::1]", "IPv6 keeps its brackets"),
     ("[::1]", "[::1]", "IPv6 without port"),
     ("user:pass@a.example.com:8080", "a.example.com", "user:pass@ removed"),
@@ -78,6 +88,7 @@ HOST_WITHOUT_PORT = [
     (" a.example.com ", "a.example.com", "OWS trimmed like an HTTP parser"),
     ("", "", "empty"),
     ("[::1", "[::1", "unclosed bracket kept as is"),
+    ("[::1]x]:8081", "[::1]", "an IPv6 literal ends at its first ]"),
 ]
 
 
@@ -193,6 +204,11 @@ def test_host_check(
     assert info.value.message == f"[HTTP] Host is not allowed: [{refused}] (403)"
 
 
+def test_host_check_repr() -> None:
+    assert repr(HostCheck(("a.com", "*.b.com"))) == "HostCheck(['a.com', '*.b.com'])"
+    assert repr(HostCheck(None)) == "HostCheck([])"
+
+
 def test_allow_all_does_no_regex_work() -> None:
     check = HostCheck(["a.com", "*"])
     assert check.allow_all
@@ -264,6 +280,9 @@ def test_automaton_agrees_with_the_regex_reference(names: list[str], host: str) 
         ("a\nb", "a\nb", True),  # but a literal newline matches itself
         ("a??b", "ab", True),
         ("a??b", "axyzb", False),
+        # A `?` never takes a newline, even in a name where a literal newline can come next.
+        ("a??\n??b", "a\nb", True),
+        ("a??\n??b", "a\n\nb", False),
         ("(a*)(b*)", "a.b.", True),
         ("((a)", "(a", False),  # does not compile: never matches
     ],
@@ -290,6 +309,29 @@ def test_simple_patterns_keep_the_regex() -> None:
     assert not isinstance(hosts._names_matcher(("*.example.com", "localhost")), hosts._Automaton)
 
 
+def test_the_automaton_stops_reading_once_no_name_can_match() -> None:
+    names = ("www.*.*.example.com",)
+    matcher = hosts._names_matcher(names)
+    assert isinstance(matcher, hosts._Automaton)
+    assert host_matches(names, "www.a.b.example.com")
+    assert matcher.steps == len("www.a.b.example.com")
+    assert not host_matches(names, "x" * 4000)
+    assert matcher.steps == 1  # the first `x` already rules the name out
+
+
+# Every character but `*`, `?` and the parentheses is a literal, escaped by OME or not: a name
+# with two `*` (bare or inside a group) must still go to the automaton, and match only itself.
+LITERALS = [c for c in string.printable if c not in "*?()"]
+
+
+@pytest.mark.parametrize("literal", LITERALS)
+def test_every_literal_character_keeps_the_automaton(literal: str) -> None:
+    for name in (f"{literal}*.*", f"({literal}*.*)"):
+        assert isinstance(hosts._names_matcher((name,)), hosts._Automaton), name
+        for host in (f"{literal}a.b", f"{literal}{literal}.", "a.b", ".", "x"):
+            assert host_matches([name], host) is reference_match(name, host), (name, host)
+
+
 def test_host_check_refuses_an_overlong_host_before_matching() -> None:
     check = HostCheck(["*.*.*.allowed.com", "**"])
     longest = "a" * 255
@@ -300,6 +342,53 @@ def test_host_check_refuses_an_overlong_host_before_matching() -> None:
     with pytest.raises(ApiError) as info:
         check.check(host)
     assert info.value.status == 403
+
+
+# --- compile_alternatives with any regex atoms ------------------------------------------------
+
+
+def tokens_of(names: list[str]) -> list[tuple[str, ...]]:
+    return [t for t in (hosts.wildcard_tokens(n) for n in names) if t is not None]
+
+
+# The atoms need not come from wildcard_tokens: any regex atom is allowed, and those the
+# automaton cannot read leave the list to the regex engine.  Each atom is followed by two `*`
+# (so that the automaton is considered) and listed beside an alternative it can read.
+REGEX_ATOMS = [
+    "a",
+    "\\.",
+    "(?:a\\.b)",
+    "(?:http.?://)?",
+    "[ab]",
+    "ab",
+    "a+",
+    "(ab)",
+    "(?:a.b)",
+    "(?:a.)",
+    "(?:.X)",
+    "(?:x|y)",
+]
+TEXTS = ["", "a", "b", "q", "ab", "aab", "a.b", "aXb", "aX", ".X", "X", "x", "y", "http://a", "zz"]
+
+
+@pytest.mark.parametrize("atom", REGEX_ATOMS)
+def test_any_regex_atom_matches_as_in_a_regex(atom: str) -> None:
+    alternatives = [(atom, ".*", ".*"), ("z", ".*", "z", ".*")]
+    matcher = hosts.compile_alternatives(alternatives)
+    regex = re.compile("|".join("".join(atoms) for atoms in alternatives))
+    for text in TEXTS:
+        # The documented contract: truthy on a full match, falsy otherwise.
+        assert bool(matcher(text)) is (regex.fullmatch(text) is not None), text
+
+
+def test_a_list_too_deep_for_one_regex_still_matches_exactly() -> None:
+    # Each name is the previous one with an `a` in front: merged, they nest one group per name,
+    # deeper than the regex compiler goes, so each name gets its own regex instead.
+    names = ["a" * k + "b" for k in range(700)]
+    matcher = hosts.compile_alternatives(tokens_of(names))
+    assert not isinstance(getattr(matcher, "__self__", None), re.Pattern)
+    for host in ("b", "ab", "a" * 699 + "b", "a" * 700 + "b", "a" * 350, "abb"):
+        assert (matcher(host) is not None) is (host in names), host
 
 
 # --- escaped characters on the automaton path -------------------------------------------------
@@ -326,6 +415,8 @@ ESCAPED_ROWS = [
     ("(a.b)????", "a.b", True),
     ("(a.b)????", "aXb", False),
     ("(a.b)????", "ab", False),
+    ("(a.b)????", "a.b1234", True),
+    ("(a.b)????", "a.b12345", False),  # four `?` are at most four characters
 ]
 
 
