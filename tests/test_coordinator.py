@@ -809,52 +809,39 @@ def test_a_vhost_delete_that_fails_part_way_audits_each_app_it_removed() -> None
     ]
 
 
+def operation_error(call: Callable[[], object]) -> tuple[object, ...]:
+    """What the AppOperationError ``call`` raises names: operation, vhost, app, result."""
+    with pytest.raises(AppOperationError) as info:
+        call()
+    return (info.value.op, info.value.vhost, info.value.app, info.value.result)
+
+
 def test_errors_name_the_operation_vhost_app_and_result(client: Client) -> None:
     coord = coordinator(client)
-    with pytest.raises(AppOperationError) as info:
-        coord.create_app("nope", application_from_json(app_json("c")))
-    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
-        "create",
-        "nope",
-        "c",
-        EngineResult.NOT_EXISTS,
-    )
-    with pytest.raises(AppOperationError) as info:
-        coord.create_app("vh", application_from_json(app_json("a")))
-    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
-        "create",
-        "vh",
-        "a",
-        EngineResult.EXISTS,
-    )
-    with pytest.raises(AppOperationError) as info:
-        coord.delete_app("vh", "nope")
-    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+    assert operation_error(
+        lambda: coord.create_app("nope", application_from_json(app_json("c")))
+    ) == ("create", "nope", "c", EngineResult.NOT_EXISTS)
+    assert operation_error(
+        lambda: coord.create_app("vh", application_from_json(app_json("a")))
+    ) == ("create", "vh", "a", EngineResult.EXISTS)
+    assert operation_error(lambda: coord.delete_app("vh", "nope")) == (
         "delete",
         "vh",
         "nope",
         EngineResult.NOT_EXISTS,
     )
     client.engine.fail_next("restart_application")
-    with pytest.raises(AppOperationError) as info:
-        coord.change_app("vh", "a", workers(5), "test")
-    assert (info.value.op, info.value.vhost, info.value.app) == ("create", "vh", "a")
+    failed = operation_error(lambda: coord.change_app("vh", "a", workers(5), "test"))
+    assert failed[:3] == ("create", "vh", "a")
     with pytest.raises(AppNotFound) as missing:
         coord.change_app("vh", "nope", workers(5), "test")
     assert (missing.value.vhost, missing.value.app) == ("vh", "nope")
     client.engine.fail_next("create_application")
-    with pytest.raises(AppOperationError) as info:
-        coord.create_app("vh", application_from_json(app_json("c")))
-    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
-        "create",
-        "vh",
-        "c",
-        EngineResult.FAILED,
-    )
+    assert operation_error(
+        lambda: coord.create_app("vh", application_from_json(app_json("c")))
+    ) == ("create", "vh", "c", EngineResult.FAILED)
     client.engine.fail_next("delete_application")
-    with pytest.raises(AppOperationError) as info:
-        coord.delete_app("vh", "a")
-    assert (info.value.op, info.value.vhost, info.value.app, info.value.result) == (
+    assert operation_error(lambda: coord.delete_app("vh", "a")) == (
         "delete",
         "vh",
         "a",
