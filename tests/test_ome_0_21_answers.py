@@ -155,6 +155,20 @@ QUEUE = QueueMetrics(
     dwell_latest=DwellStats(10, 20, 30, 40, 50, 60),
 )
 
+#: QUEUE as OME 0.20 answers it (0.21 adds the dwell times, and "No Urn" for no URN).
+QUEUE_0_20 = {
+    "id": 7,
+    "urn": "",
+    "type": "MediaRouterStream",
+    "size": 0,
+    "threshold": 0,
+    "peak": 0,
+    "drop": 0,
+    "inputPerSecond": 0,
+    "outputPerSecond": 0,
+    "avgWaitingTime": 0,
+}
+
 #: (row, value, {version: its JSON on that wire})
 VALUE_ROWS: list[tuple[str, Any, dict[str, Any]]] = [
     (
@@ -295,29 +309,10 @@ VALUE_ROWS: list[tuple[str, Any, dict[str, Any]]] = [
         "internal queue",
         QUEUE,
         {
-            "0.20": {
-                "id": 7,
-                "urn": "",
-                "type": "MediaRouterStream",
-                "size": 0,
-                "threshold": 0,
-                "peak": 0,
-                "drop": 0,
-                "inputPerSecond": 0,
-                "outputPerSecond": 0,
-                "avgWaitingTime": 0,
-            },
+            "0.20": QUEUE_0_20,
             "0.21": {
-                "id": 7,
+                **QUEUE_0_20,
                 "urn": "No Urn",
-                "type": "MediaRouterStream",
-                "size": 0,
-                "threshold": 0,
-                "peak": 0,
-                "drop": 0,
-                "inputPerSecond": 0,
-                "outputPerSecond": 0,
-                "avgWaitingTime": 0,
                 "dwellMinUs": 1,
                 "dwellAvgUs": 2,
                 "dwellP50Us": 3,
